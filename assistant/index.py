@@ -1,0 +1,237 @@
+"""Build and open the persistent Chroma index of a corpus.
+
+Layout of ``index_dir``::
+
+    manifest.json          which build is current, and what it was built from
+    build-<id>/            a Chroma database: collections "chunks" and "sentences"
+    build-<id>/vocab.npz   the corpus words and their embeddings (for the coverage check)
+
+A build writes a new ``build-<id>/`` folder and only then swaps ``manifest.json`` (an atomic
+rename), so a build that fails halfway leaves the previous index usable. The manifest records the
+format version, embedding model, chunking parameters and corpus hash; a mismatch makes the index
+stale and ``ensure_index`` rebuilds it. Chunk ids are deterministic, so nothing is ever duplicated.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from assistant.embeddings import Embedder
+from assistant.errors import IndexError_, IndexMissing, IndexStale
+from assistant.ingest import Chunk, Corpus, Sentence, chunk_corpus, load_corpus
+from assistant.settings import Settings
+from assistant.text import STOPWORDS, words
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CHUNKS, SENTENCES = "chunks", "sentences"
+COSINE = {"hnsw:space": "cosine"}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format_version: int
+    embedding_model: str
+    chunk_size: int
+    chunk_overlap: int
+    corpus_hash: str
+    build: str = ""
+    chunk_count: int = 0
+    sentence_count: int = 0
+    built_at: str = ""
+
+    def same_recipe(self, other: Manifest) -> bool:
+        keys = ("format_version", "embedding_model", "chunk_size", "chunk_overlap", "corpus_hash")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+    def differences(self, other: Manifest) -> list[str]:
+        names = {"format_version": "index format", "embedding_model": "embedding model",
+                 "chunk_size": "chunk size", "chunk_overlap": "chunk overlap", "corpus_hash": "corpus"}
+        return [label for key, label in names.items() if getattr(self, key) != getattr(other, key)]
+
+
+@dataclass
+class Index:
+    """An opened index: the chunks, a LangChain Chroma store over them, and sentence vectors."""
+
+    manifest: Manifest
+    chunks: list[Chunk]
+    store: object  # langchain_chroma.Chroma
+    sentence_vectors: dict[tuple[str, int], np.ndarray]
+    vocab: dict[str, int]
+    vocab_vectors: np.ndarray
+    corpus: Corpus
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        return self._by_id[chunk_id]
+
+    def __post_init__(self) -> None:
+        self._by_id = {c.id: c for c in self.chunks}
+
+
+def expected_manifest(settings: Settings, corpus: Corpus) -> Manifest:
+    return Manifest(FORMAT_VERSION, settings.embedding_model, settings.chunk_size,
+                    settings.chunk_overlap, corpus.content_hash)
+
+
+def read_manifest(index_dir: Path) -> Manifest | None:
+    path = Path(index_dir) / "manifest.json"
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Manifest(**data)
+    except (ValueError, TypeError) as exc:
+        log.warning("Unreadable %s (%s); it will be rebuilt.", path, exc)
+        return None
+
+
+def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) -> tuple[Manifest, bool]:
+    """Build the index unless an identical one exists. Returns (manifest, whether it was built)."""
+    corpus = load_corpus(settings.corpus_dir)
+    wanted = expected_manifest(settings, corpus)
+    index_dir = Path(settings.index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with _build_lock(index_dir):
+        current = read_manifest(index_dir)
+        if not force and current and current.same_recipe(wanted) and (index_dir / current.build).is_dir():
+            return current, False
+        chunks = chunk_corpus(corpus, settings.chunk_size, settings.chunk_overlap)
+        build = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        build_dir = index_dir / build
+        try:
+            counts = _write_build(build_dir, chunks, embedder)
+        except BaseException:
+            shutil.rmtree(build_dir, ignore_errors=True)
+            raise
+        manifest = Manifest(**{**asdict(wanted), "build": build, "chunk_count": counts[0],
+                               "sentence_count": counts[1], "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        tmp = index_dir / f"manifest.json.{uuid.uuid4().hex[:6]}.tmp"
+        tmp.write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
+        os.replace(tmp, index_dir / "manifest.json")
+        _remove_old_builds(index_dir, keep=build)
+        return manifest, True
+
+
+def open_index(settings: Settings, embedder: Embedder) -> Index:
+    """Open the current index, or raise IndexMissing / IndexStale saying how to fix it."""
+    index_dir = Path(settings.index_dir)
+    manifest = read_manifest(index_dir)
+    if manifest is None or not (index_dir / manifest.build).is_dir():
+        raise IndexMissing(f"No index at {index_dir}. Build it with `assistant index`.")
+    corpus = load_corpus(settings.corpus_dir)
+    wanted = expected_manifest(settings, corpus)
+    if not manifest.same_recipe(wanted):
+        changed = ", ".join(manifest.differences(wanted))
+        raise IndexStale(f"The index at {index_dir} is stale ({changed} changed). "
+                         "Rebuild it with `assistant index`.")
+    try:
+        return _load_build(index_dir / manifest.build, manifest, corpus, embedder)
+    except Exception as exc:  # a corrupt database: say so, rebuilding fixes it
+        raise IndexError_(f"The index at {index_dir} cannot be read ({exc}). "
+                          "Rebuild it with `assistant index --rebuild`.") from exc
+
+
+def ensure_index(settings: Settings, embedder: Embedder) -> Index:
+    """Open the index, building or rebuilding it first when it is missing, stale or corrupt."""
+    try:
+        return open_index(settings, embedder)
+    except IndexError_ as exc:
+        log.warning("%s Building it now.", exc)
+        build_index(settings, embedder, force=not isinstance(exc, (IndexMissing, IndexStale)))
+        return open_index(settings, embedder)
+
+
+def chroma_client(path: Path):  # -> chromadb.ClientAPI
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+
+
+def _write_build(build_dir: Path, chunks: list[Chunk], embedder: Embedder) -> tuple[int, int]:
+    build_dir.mkdir(parents=True)
+    client = chroma_client(build_dir)
+    chunk_col = client.create_collection(CHUNKS, metadata=COSINE, embedding_function=None)
+    sent_col = client.create_collection(SENTENCES, metadata=COSINE, embedding_function=None)
+    chunk_vectors = embedder.encode([c.embedding_text() for c in chunks])
+    sentences = [(c.id, i, s.text) for c in chunks for i, s in enumerate(c.sentences)]
+    sentence_vectors = embedder.encode([s[2] for s in sentences])
+    batch = 2000
+    for i in range(0, len(chunks), batch):
+        part = chunks[i : i + batch]
+        chunk_col.add(ids=[c.id for c in part], embeddings=chunk_vectors[i : i + batch],
+                      documents=[c.embedding_text() for c in part],
+                      metadatas=[_chunk_metadata(c) for c in part])
+    for i in range(0, len(sentences), batch):
+        part = sentences[i : i + batch]
+        sent_col.add(ids=[f"{cid}:{n}" for cid, n, _ in part], embeddings=sentence_vectors[i : i + batch],
+                     documents=[t for _, _, t in part],
+                     metadatas=[{"chunk_id": cid, "n": n} for cid, n, _ in part])
+    vocab = sorted({w for c in chunks for w in words(c.embedding_text())
+                    if w not in STOPWORDS and len(w) > 2 and not w.isdigit()})
+    np.savez(build_dir / "vocab.npz", words=np.array(vocab), vectors=embedder.encode(vocab))
+    return chunk_col.count(), sent_col.count()
+
+
+def _load_build(build_dir: Path, manifest: Manifest, corpus: Corpus, embedder: Embedder) -> Index:
+    from langchain_chroma import Chroma
+
+    client = chroma_client(build_dir)
+    store = Chroma(collection_name=CHUNKS, client=client, embedding_function=embedder,
+                   collection_metadata=COSINE, create_collection_if_not_exists=False)
+    got = client.get_collection(CHUNKS, embedding_function=None).get(include=["metadatas", "documents"])
+    chunks = sorted((_chunk_from_metadata(i, m) for i, m in zip(got["ids"], got["metadatas"])),
+                    key=lambda c: (c.source, c.position))
+    sent = client.get_collection(SENTENCES, embedding_function=None).get(include=["metadatas", "embeddings"])
+    vectors = {(m["chunk_id"], int(m["n"])): np.asarray(e, dtype=np.float32)
+               for m, e in zip(sent["metadatas"], sent["embeddings"])}
+    if len(chunks) != manifest.chunk_count or len(vectors) != manifest.sentence_count:
+        raise IndexError_(f"expected {manifest.chunk_count} chunks, found {len(chunks)}")
+    with np.load(build_dir / "vocab.npz") as data:
+        vocab_words = [str(w) for w in data["words"]]
+        vocab_vectors = data["vectors"].astype(np.float32)
+    vocab = {w: i for i, w in enumerate(vocab_words)}
+    return Index(manifest, chunks, store, vectors, vocab, vocab_vectors, corpus)
+
+
+def _chunk_metadata(c: Chunk) -> dict[str, object]:
+    return {"source": c.source, "title": c.title, "section": c.section, "position": c.position,
+            "start": c.start, "end": c.end, "text": c.text,
+            "sentences": json.dumps([[s.text, s.start, s.end] for s in c.sentences])}
+
+
+def _chunk_from_metadata(chunk_id: str, m: dict) -> Chunk:
+    sentences = tuple(Sentence(t, int(a), int(b)) for t, a, b in json.loads(m["sentences"]))
+    return Chunk(chunk_id, m["source"], m["title"], m["section"], int(m["position"]), m["text"],
+                 int(m["start"]), int(m["end"]), sentences)
+
+
+def _remove_old_builds(index_dir: Path, keep: str) -> None:
+    for path in index_dir.glob("build-*"):
+        if path.is_dir() and path.name != keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    """One build at a time per index folder, across processes."""
+    with open(index_dir / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

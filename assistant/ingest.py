@@ -1,0 +1,245 @@
+"""Load a corpus folder and split it into section-aware, sentence-aligned chunks.
+
+Reads every ``.md`` and ``.txt`` file under the corpus folder. Markdown headings become section
+titles; in plain text, a short line without closing punctuation followed by a paragraph is taken
+as a heading. Each chunk keeps its source file, section, character offsets and the offsets of
+each of its sentences, so a citation can point at the exact sentence used.
+
+Does not embed or store anything: see ``index.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".md", ".txt")
+_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+_ABBREVIATIONS = (
+    "dr", "mr", "mrs", "ms", "st", "vs", "e.g", "i.e", "etc", "u.s", "no", "fig", "approx", "jr", "sr",
+)
+# A sentence ends at . ! ? (optionally followed by a closing quote or bracket) before whitespace.
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    text: str
+    start: int  # offset in the source file's text
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    id: str
+    source: str  # path relative to the corpus folder
+    title: str  # the document's title
+    section: str  # nearest heading ("" for text before the first heading)
+    position: int  # chunk number within its source file
+    text: str
+    start: int
+    end: int
+    sentences: tuple[Sentence, ...]
+
+    @property
+    def heading(self) -> str:
+        """What a reader sees as the passage's title."""
+        return self.section or self.title
+
+    def embedding_text(self) -> str:
+        """The text that is embedded and keyword-indexed: the titles help retrieval."""
+        return f"{self.title}. {self.section}. {self.text}" if self.section else f"{self.title}. {self.text}"
+
+
+@dataclass(frozen=True)
+class Document:
+    source: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    documents: tuple[Document, ...]
+    skipped: tuple[str, ...]  # files that could not be read, with the reason
+    content_hash: str
+
+
+def load_corpus(corpus_dir: Path) -> Corpus:
+    """Read every .md/.txt file under ``corpus_dir``; unreadable files are skipped and reported."""
+    corpus_dir = Path(corpus_dir)
+    if not corpus_dir.is_dir():
+        raise CorpusError(
+            f"The corpus folder {corpus_dir} does not exist. Create it and put .md or .txt files in it, "
+            "or point ASSISTANT_CORPUS_DIR at an existing folder."
+        )
+    paths = sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+    documents, skipped = [], []
+    digest = hashlib.sha256()
+    for path in paths:
+        rel = path.relative_to(corpus_dir).as_posix()
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            skipped.append(f"{rel}: {exc.strerror or exc}")
+            continue
+        if b"\x00" in raw:
+            skipped.append(f"{rel}: binary file, not text")
+            continue
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            skipped.append(f"{rel}: not UTF-8 text")
+            continue
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not text.strip():
+            skipped.append(f"{rel}: empty file")
+            continue
+        digest.update(rel.encode() + b"\x00" + raw + b"\x00")
+        documents.append(Document(rel, _title(text, path), text))
+    for reason in skipped:
+        log.warning("Skipped %s", reason)
+    if not documents:
+        found = f" ({len(paths)} found, none readable: {'; '.join(skipped)})" if paths else ""
+        raise CorpusError(f"The corpus folder {corpus_dir} has no readable .md or .txt files{found}.")
+    return Corpus(tuple(documents), tuple(skipped), digest.hexdigest())
+
+
+def chunk_corpus(corpus: Corpus, chunk_size: int, overlap: int = 0) -> list[Chunk]:
+    return [c for doc in corpus.documents for c in chunk_document(doc, chunk_size, overlap)]
+
+
+def chunk_document(doc: Document, chunk_size: int, overlap: int = 0) -> list[Chunk]:
+    """Split one document into chunks of whole sentences that never cross a section boundary."""
+    chunks: list[Chunk] = []
+    for section, body_start, body in _sections(doc):
+        sentences = _split_long(split_sentences(body, body_start), chunk_size)
+        group: list[Sentence] = []
+        for sentence in sentences:
+            size = sentence.end - group[0].start if group else 0
+            if group and size > chunk_size:
+                chunks.append(_make_chunk(doc, section, len(chunks), group))
+                group = group[len(group) - overlap :] if 0 < overlap < len(group) else []
+            group.append(sentence)
+        if group:
+            chunks.append(_make_chunk(doc, section, len(chunks), group))
+    return chunks
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
+    """Split prose into sentences with their offsets (``offset`` is added to each)."""
+    sentences: list[Sentence] = []
+    for paragraph in re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text):
+        start = paragraph.start()
+        para_end = paragraph.end()
+        for match in _SENTENCE_END.finditer(text, paragraph.start(), para_end):
+            if _is_abbreviation(text[start : match.start() + 1]) or not _next_starts_sentence(
+                text, match.end()
+            ):
+                continue
+            _append(sentences, text, start, match.end(), offset)
+            start = match.end()
+        _append(sentences, text, start, para_end, offset)
+    return sentences
+
+
+def _append(out: list[Sentence], text: str, start: int, end: int, offset: int) -> None:
+    piece = text[start:end]
+    lead = len(piece) - len(piece.lstrip())
+    piece = piece.strip()
+    if piece.lstrip("-*• ").strip():
+        s = start + lead
+        out.append(Sentence(re.sub(r"\s+", " ", piece), s + offset, s + len(piece) + offset))
+
+
+def _is_abbreviation(candidate: str) -> bool:
+    word = candidate.rsplit(None, 1)[-1].rstrip(".").lower() if candidate.strip() else ""
+    return word in _ABBREVIATIONS or bool(re.fullmatch(r"[a-z]", word))
+
+
+def _next_starts_sentence(text: str, pos: int) -> bool:
+    return pos >= len(text) or not text[pos].islower()
+
+
+def _split_long(sentences: list[Sentence], limit: int) -> list[Sentence]:
+    """Cut a sentence longer than a chunk at '; ' or ' - ' (list items), else at a space."""
+    out: list[Sentence] = []
+    for s in sentences:
+        while s.end - s.start > limit:
+            cut = max(s.text.rfind("; ", 0, limit), s.text.rfind(" - ", 0, limit), s.text.rfind(" ", 0, limit))
+            if cut <= 0:
+                break
+            head = s.text[: cut + 1].strip()
+            rest = s.text[cut + 1 :].lstrip()
+            out.append(Sentence(head, s.start, s.start + len(head)))
+            s = Sentence(rest, s.end - len(rest), s.end)
+        out.append(s)
+    return out
+
+
+def _make_chunk(doc: Document, section: str, position: int, group: list[Sentence]) -> Chunk:
+    start, end = group[0].start, group[-1].end
+    text = " ".join(s.text for s in group)
+    key = f"{doc.source}\x00{position}\x00{text}".encode()
+    chunk_id = hashlib.sha256(key).hexdigest()[:20]
+    return Chunk(chunk_id, doc.source, doc.title, section, position, text, start, end, tuple(group))
+
+
+def _sections(doc: Document) -> list[tuple[str, int, str]]:
+    """(heading, offset of body, body) for each section; markdown or plain-text headings."""
+    lines = doc.text.split("\n")
+    offsets, pos = [], 0
+    for line in lines:
+        offsets.append(pos)
+        pos += len(line) + 1
+    plain = not doc.source.lower().endswith(".md")
+    sections: list[tuple[str, int, str]] = []
+    heading, body_start = "", 0
+
+    def close(end: int) -> None:
+        body = doc.text[body_start:end]
+        if body.strip():
+            sections.append((heading, body_start, body))
+
+    for i, line in enumerate(lines):
+        title = _heading_text(line, lines[i + 1 :], plain)
+        if title is None:
+            continue
+        close(offsets[i])
+        heading = "" if (i == 0 and title == doc.title and not plain) else title
+        body_start = offsets[i] + len(line) + 1
+    close(len(doc.text))
+    return sections
+
+
+def _heading_text(line: str, following: list[str], plain: bool) -> str | None:
+    match = _HEADING.match(line)
+    if match:
+        return match.group(2).strip()
+    if not plain:
+        return None
+    stripped = line.strip()
+    nxt = next((l for l in following if l.strip()), "")
+    looks_like_title = (
+        0 < len(stripped) <= 80
+        and stripped[-1] not in ".!?:;,"
+        and stripped[0].isupper()
+        and len(stripped.split()) <= 10
+        and len(nxt.strip()) > len(stripped)
+    )
+    return stripped if looks_like_title else None
+
+
+def _title(text: str, path: Path) -> str:
+    for line in text.split("\n", 20)[:20]:
+        match = _HEADING.match(line)
+        if match and len(match.group(1)) == 1:
+            return match.group(2).strip()
+    return path.stem.replace("-", " ").replace("_", " ").strip().capitalize()
