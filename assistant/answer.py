@@ -6,7 +6,7 @@ sentences from the retrieved passages and quotes them verbatim (a leading connec
 returning a list of ``Quote``s; any Runnable with that contract can replace it (see
 ``LLMGenerator`` for one that wraps a chat model and maps its ``[n]`` markers back to passages).
 
-Sentence score = 0.55 * cosine(question, sentence) + 0.35 * idf-weighted share of the question's
+Sentence score = 0.55 * cosine(question, sentence) (for a follow-up, the mean over the searched and the asked form) + 0.35 * idf-weighted share of the question's
 focus words found in the sentence + 0.10 * share found in the passage's heading. The best sentence
 is taken, then the best sentence for each focus word the grounding step found but the answer does
 not yet contain, then any other sentence scoring within ``KEEP_RATIO`` of the best.
@@ -27,10 +27,12 @@ from assistant.index import Index
 from assistant.retrieve import Passage
 from assistant.text import stem, words
 
-KEEP_RATIO = 0.8  # keep further sentences scoring at least this share of the best one
+KEEP_RATIO = 0.74  # keep further sentences scoring at least this share of the best one
 EVIDENCE_RATIO = 0.5  # a sentence added to cover a focus word must score at least this share
 LIST_RATIO = 0.3  # a list question also takes its section's sentences scoring this share of the best
 TOPIC_WEIGHT = 0.3  # a document's topic word ("kyphoplasty") counts this much in the lexical score
+CARRIED_WEIGHT = 0.4  # a word carried over from an earlier turn counts this much
+REPEAT_FACTOR = 0.6  # a sentence the previous answer already gave scores this share
 ANSWER_TYPE_BONUS = 0.25  # a sentence of the kind the question asks for (people for "who", ...), 3 mentions
 _CONNECTIVE = re.compile(
     r"^(however|also|additionally|in addition|furthermore|moreover|in fact|therefore|thus|"
@@ -50,11 +52,13 @@ class Quote:
     end: int
 
 
-class GenerationInput(TypedDict):
-    question: str
+class GenerationInput(TypedDict, total=False):
+    question: str  # as searched: a follow-up carries words of earlier turns
+    asked: str  # as the patient typed it (its words weigh more than carried ones)
+    said: str  # the assistant's previous answer: repeating it scores lower
     passages: list[Passage]
     coverage: Coverage
-    query_vector: np.ndarray
+    query_vector: np.ndarray  # the searched question; a second row, if any, is the question as asked
 
 
 class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
@@ -79,7 +83,8 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
 
     def invoke(self, input: GenerationInput, config: RunnableConfig | None = None, **kwargs: Any) -> list[Quote]:
         passages, coverage = input["passages"], input["coverage"]
-        scored = self.score(input["question"], passages, input["query_vector"], coverage)
+        scored = self.score(input["question"], passages, input["query_vector"], coverage,
+                            asked=input.get("asked"), said=input.get("said", ""))
         if not scored:
             return []
         best = scored[0][0]
@@ -111,12 +116,15 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         return (chosen + extra)[: self.max_sentences + 1]
 
     def score(self, question: str, passages: list[Passage], query_vector: np.ndarray,
-              coverage: Coverage) -> list[tuple[float, tuple[str, int]]]:
-        focus = {stem(w): (TOPIC_WEIGHT if stem(w) in self.topic_stems else 1.0) for w in coverage.focus}
+              coverage: Coverage, asked: str | None = None, said: str = "") -> list[tuple[float, tuple[str, int]]]:
+        asked_stems = {stem(w) for w in words(asked)} if asked else None
+        focus = {stem(w): (TOPIC_WEIGHT if stem(w) in self.topic_stems else 1.0)
+                 * (CARRIED_WEIGHT if asked_stems is not None and stem(w) not in asked_stems else 1.0)
+                 for w in coverage.focus}
         for w in coverage.focus:
             for syn in self.lexicon.stems_for(w) - {stem(w)}:
                 focus.setdefault(syn, 0.5)
-        total = sum(f * self._weight(s) for s, f in focus.items() if f != 0.5) or 1.0
+        total = sum(focus[stem(w)] * self._weight(stem(w)) for w in coverage.focus) or 1.0
         wanted = [rx for name, (q, rx) in self.types.items() if rx is not None and q.search(question)]
         scored, seen_text = [], set()
         for p in passages:
@@ -129,9 +137,11 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
                 stems = {stem(w) for w in words(sentence.text)}
                 lexical = sum(f * self._weight(s) for s, f in focus.items() if s in stems) / total
                 vector = self.index.sentence_vectors[(p.chunk.id, n)]
-                semantic = float(vector @ query_vector)
+                semantic = float(np.mean(np.atleast_2d(query_vector) @ vector))
                 score = 0.55 * semantic + 0.35 * min(lexical, 1.0) + 0.10 * min(heading_share, 1.0)
                 score += ANSWER_TYPE_BONUS * sum(min(len(rx.findall(sentence.text)), 3) / 3 for rx in wanted)
+                if said and sentence.text[1:] in said:
+                    score *= REPEAT_FACTOR
                 scored.append((score, (p.chunk.id, n)))
         scored.sort(key=lambda item: (-item[0], item[1]))
         return scored

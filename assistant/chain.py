@@ -107,7 +107,7 @@ class AssistantChain(Runnable[Any, dict]):
             return _finish(out, pieces)
         out["injection"] = screening.injection
         search_query = self.grounder.correct(self.rewriter.rewrite(screening.question, parsed.history))
-        passages, coverage, vector = self.retrieve(search_query)
+        passages, coverage, vectors = self.retrieve(search_query, screening.question)
         out.update(search_query=search_query, passages=[_passage_info(p) for p in passages],
                    kind=coverage.verdict, missing=list(coverage.missing))
         if not coverage.answerable:
@@ -118,8 +118,10 @@ class AssistantChain(Runnable[Any, dict]):
             out["abstained"] = True
             pieces.append(self._topics_text(template, coverage.missing, search_query))
             return _finish(out, pieces)
-        quotes = self.generator.invoke({"question": search_query, "passages": passages,
-                                        "coverage": coverage, "query_vector": vector})
+        said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")
+        quotes = self.generator.invoke({"question": search_query, "asked": screening.question, "said": said,
+                                        "passages": passages,
+                                        "coverage": coverage, "query_vector": vectors})
         if not quotes:
             out.update(abstained=True, kind="not_covered")
             pieces.append(self._topics_text("not_covered.j2", [], search_query))
@@ -134,16 +136,12 @@ class AssistantChain(Runnable[Any, dict]):
             pieces.append("\n\n" + self.safety.decision_note)
         return _finish(out, pieces)
 
-    def retrieve(self, query: str) -> tuple[list[Passage], Coverage, np.ndarray]:
-        """Passages for the (rewritten) query and whether they cover it."""
-        focus = self.grounder.focus_words(query)
-        unknown = [w for w in focus if w not in self.index.vocab]
-        vectors = self.embedder.encode([query] + unknown)
-        word_vectors = {w: vectors[i + 1] for i, w in enumerate(unknown)}
-        word_vectors.update({w: self.index.vocab_vectors[self.index.vocab[w]]
-                             for w in focus if w in self.index.vocab})
+    def retrieve(self, query: str, asked: str | None = None) -> tuple[list[Passage], Coverage, np.ndarray]:
+        """Passages for the (rewritten) query, whether they cover it, and the query vector(s)."""
+        texts = [query] if not asked or asked == query else [query, asked]
+        vectors = self.embedder.encode(texts)
         passages = self.retriever.search(self.lexicon.expand(query), vectors[0])
-        return passages, self.grounder.assess(query, passages, word_vectors), vectors[0]
+        return passages, self.grounder.assess(query, passages), vectors
 
     def parse(self, input: Any) -> Parsed:
         if isinstance(input, str):

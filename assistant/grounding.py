@@ -2,9 +2,11 @@
 
 A raw similarity threshold cannot do this: "how much does kyphoplasty cost?" is close to every
 passage of a kyphoplasty guide. Instead each *focus word* of the question (its content words,
-minus question filler) must be found in a retrieved sentence, either literally (same stem), via a
-lay-term synonym (``prompts/lay_terms.yaml``), or by word-embedding similarity to a word of the
-sentence (>= ``WORD_MATCH``). Words that appear in most passages of a document (its topic, such as
+minus question filler) must be found in a retrieved sentence, either literally (same stem, after
+typo correction against the corpus vocabulary) or via a lay-term synonym (``prompts/lay_terms.yaml``
+and the corpus's own abbreviations). Word embeddings are deliberately not used for this: MiniLM
+puts "medicare" near "medical" and "vertebroplasty" near "vertebral", which would turn an honest
+"not covered" into a wrong answer. Words that appear in most passages of a document (its topic, such as
 "kyphoplasty") do not count as evidence by themselves. Questions that ask "how long" need a
 duration in the evidence; comparisons ("which is better") need comparative evidence.
 
@@ -19,17 +21,15 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from assistant.index import Index
 from assistant.retrieve import Passage
 from assistant.text import QUESTION_FILLER, content_words, correct_typos, stem, words
 
-WORD_MATCH = 0.8  # cosine between two single-word MiniLM embeddings taken as "the same idea"
-# (0.8 keeps hurt~pain 0.82 and cancer~tumors 0.85, rejects vertebroplasty~vertebral 0.73, cure~treatment 0.71)
 TOPIC_SHARE = 0.8  # a stem in at least this share of a document's chunks is that document's topic
 OFF_TOPIC_DENSE = 0.3  # below this best passage similarity, with no shared word, the question is off-topic
+PARTIAL_DENSE = 0.35  # a partial answer needs a passage at least this close to the whole question
 
 _DURATION = re.compile(r"\b(\d+|one|two|three|few|several)\s*(-\s*)?(minute|hour|day|week|month|year)s?\b", re.I)
 _AMOUNT = re.compile(r"(\$|€|£|\bdollars?\b|\bcosts?\b|\bprice\b|\bfees?\b|\bpercent\b|%)", re.I)
@@ -94,15 +94,8 @@ class Grounder:
         self.vocabulary = frozenset(index.vocab)
         self.corpus_stems = {stem(w) for w in index.vocab}
         self.topic_stems = _topic_stems(index)
-        # stems and vocabulary rows of each sentence, computed once
-        self._sentence_stems: dict[tuple[str, int], set[str]] = {}
-        self._sentence_rows: dict[tuple[str, int], np.ndarray] = {}
-        for chunk in index.chunks:
-            for n, sentence in enumerate(chunk.sentences):
-                toks = words(sentence.text)
-                self._sentence_stems[(chunk.id, n)] = {stem(t) for t in toks}
-                rows = sorted({index.vocab[t] for t in toks if t in index.vocab})
-                self._sentence_rows[(chunk.id, n)] = np.array(rows, dtype=np.int64)
+        self._sentence_stems = {(c.id, n): {stem(t) for t in words(s.text)}
+                                for c in index.chunks for n, s in enumerate(c.sentences)}
 
     def correct(self, question: str) -> str:
         """Fix typos of corpus words ('kyphoplasy' -> 'kyphoplasty'), keeping everything else."""
@@ -122,14 +115,14 @@ class Grounder:
             focus.append(w)
         return focus
 
-    def assess(self, question: str, passages: list[Passage], word_vectors: dict[str, np.ndarray]) -> Coverage:
+    def assess(self, question: str, passages: list[Passage]) -> Coverage:
         focus = self.focus_words(question)
         if not focus:
             return Coverage("unclear", corrected_question=question)
         keys = [(p.chunk.id, n) for p in passages for n in range(len(p.chunk.sentences))]
         evidence: dict[str, list[tuple[str, int]]] = {}
         for word in focus:
-            found = self._find(word, keys, word_vectors.get(word))
+            found = self._find(word, keys)
             if found:
                 evidence[word] = found
         covered = [w for w in focus if w in evidence]
@@ -141,7 +134,7 @@ class Grounder:
         best_dense = max((p.dense for p in passages), default=0.0)
         if not missing and not unmet:
             verdict = "answer"
-        elif missing and specific and not comparison:
+        elif missing and specific and not comparison and best_dense >= PARTIAL_DENSE:
             verdict = "partial"  # answer the covered part, name the rest
         elif not in_corpus and best_dense < OFF_TOPIC_DENSE:
             verdict = "off_topic"
@@ -151,16 +144,9 @@ class Grounder:
             missing += unmet
         return Coverage(verdict, tuple(focus), tuple(covered), tuple(missing), evidence, question)
 
-    def _find(self, word: str, keys: list[tuple[str, int]], vector: np.ndarray | None) -> list[tuple[str, int]]:
+    def _find(self, word: str, keys: list[tuple[str, int]]) -> list[tuple[str, int]]:
         targets = self.lexicon.stems_for(word)
-        found = [k for k in keys if self._sentence_stems[k] & targets]
-        if found or vector is None:
-            return found
-        for k in keys:
-            rows = self._sentence_rows[k]
-            if rows.size and float(np.max(self.index.vocab_vectors[rows] @ vector)) >= WORD_MATCH:
-                found.append(k)
-        return found
+        return [k for k in keys if self._sentence_stems[k] & targets]
 
     def _unmet_intents(self, question: str, passages: list[Passage]) -> list[str]:
         """Question shapes whose answer needs a particular kind of statement in the evidence."""

@@ -4,7 +4,7 @@ Layout of ``index_dir``::
 
     manifest.json          which build is current, and what it was built from
     build-<id>/            a Chroma database: collections "chunks" and "sentences"
-    build-<id>/vocab.npz   the corpus words and their embeddings (for the coverage check)
+    build-<id>/vocab.json  the corpus words (for typo correction)
 
 A build writes a new ``build-<id>/`` folder and only then swaps ``manifest.json`` (an atomic
 rename), so a build that fails halfway leaves the previous index usable. The manifest records the
@@ -36,7 +36,7 @@ from assistant.text import STOPWORDS, words
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 3  # 2: sentences embedded with their heading; 3: vocabulary without vectors
 CHUNKS, SENTENCES = "chunks", "sentences"
 COSINE = {"hnsw:space": "cosine"}
 
@@ -71,8 +71,7 @@ class Index:
     chunks: list[Chunk]
     store: object  # langchain_chroma.Chroma
     sentence_vectors: dict[tuple[str, int], np.ndarray]
-    vocab: dict[str, int]
-    vocab_vectors: np.ndarray
+    vocab: frozenset[str]
     corpus: Corpus
 
     def chunk(self, chunk_id: str) -> Chunk:
@@ -169,7 +168,10 @@ def _write_build(build_dir: Path, chunks: list[Chunk], embedder: Embedder) -> tu
     sent_col = client.create_collection(SENTENCES, metadata=COSINE, embedding_function=None)
     chunk_vectors = embedder.encode([c.embedding_text() for c in chunks])
     sentences = [(c.id, i, s.text) for c in chunks for i, s in enumerate(c.sentences)]
-    sentence_vectors = embedder.encode([s[2] for s in sentences])
+    # A sentence such as "They perform this procedure" is embedded with its heading, so that it is
+    # found for the question its section answers; the stored text is the sentence alone.
+    headings = {c.id: c.heading for c in chunks}
+    sentence_vectors = embedder.encode([f"{headings[cid]}: {text}" for cid, _, text in sentences])
     batch = 2000
     for i in range(0, len(chunks), batch):
         part = chunks[i : i + batch]
@@ -183,7 +185,7 @@ def _write_build(build_dir: Path, chunks: list[Chunk], embedder: Embedder) -> tu
                      metadatas=[{"chunk_id": cid, "n": n} for cid, n, _ in part])
     vocab = sorted({w for c in chunks for w in words(c.embedding_text())
                     if w not in STOPWORDS and len(w) > 2 and not w.isdigit()})
-    np.savez(build_dir / "vocab.npz", words=np.array(vocab), vectors=embedder.encode(vocab))
+    (build_dir / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     return chunk_col.count(), sent_col.count()
 
 
@@ -201,11 +203,8 @@ def _load_build(build_dir: Path, manifest: Manifest, corpus: Corpus, embedder: E
                for m, e in zip(sent["metadatas"], sent["embeddings"])}
     if len(chunks) != manifest.chunk_count or len(vectors) != manifest.sentence_count:
         raise IndexError_(f"expected {manifest.chunk_count} chunks, found {len(chunks)}")
-    with np.load(build_dir / "vocab.npz") as data:
-        vocab_words = [str(w) for w in data["words"]]
-        vocab_vectors = data["vectors"].astype(np.float32)
-    vocab = {w: i for i, w in enumerate(vocab_words)}
-    return Index(manifest, chunks, store, vectors, vocab, vocab_vectors, corpus)
+    vocab = frozenset(json.loads((build_dir / "vocab.json").read_text(encoding="utf-8")))
+    return Index(manifest, chunks, store, vectors, vocab, corpus)
 
 
 def _chunk_metadata(c: Chunk) -> dict[str, object]:

@@ -3,7 +3,7 @@
 A follow-up such as "what causes it?" or "which of them works outpatient?" cannot be retrieved on
 its own. ``HeuristicRewriter`` replays the conversation's user turns, keeping a *topic* (the
 content words of the last self-contained question): a follow-up (a pronoun such as it/they/them,
-an opening such as "and"/"what about", or a question with a single content word) is searched as
+an opening such as "and"/"what about", or a question with no content word) is searched as
 the question plus that topic, and the topic carries on. A self-contained question starts a new
 topic, so old turns never pollute it.
 
@@ -55,4 +55,4 @@ class HeuristicRewriter:
 
 def is_follow_up(question: str) -> bool:
     words = [w for w in content_words(question) if w not in QUESTION_FILLER]
-    return bool(_ANAPHORA.search(question) or _ELLIPSIS.search(question) or len(words) <= 1)
+    return bool(_ANAPHORA.search(question) or _ELLIPSIS.search(question) or not words)

@@ -94,7 +94,7 @@ def correct_typos(tokens: list[str], vocabulary: frozenset[str]) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _closest(token: str, vocabulary: frozenset[str]) -> str | None:
-    cutoff = 0.84 if len(token) < 8 else 0.8
+    cutoff = 0.88 if len(token) < 8 else 0.85  # "medicare" must not become "medical" (0.8)
     candidates = sorted(v for v in vocabulary if abs(len(v) - len(token)) <= 2 and v[:1] == token[:1])
     found = difflib.get_close_matches(token, candidates, n=1, cutoff=cutoff)
     return found[0] if found else None
