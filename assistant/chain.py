@@ -117,6 +117,7 @@ class AssistantChain(Runnable[Any, dict]):
             template = {"off_topic": "off_topic.j2", "unclear": "unclear.j2"}.get(coverage.verdict, "not_covered.j2")
             out["abstained"] = True
             pieces.append(self._topics_text(template, coverage.missing, search_query))
+            self._decision_note(screening.decision, out, pieces)
             return _finish(out, pieces)
         said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")
         quotes = self.generator.invoke({"question": search_query, "asked": screening.question, "said": said,
@@ -131,10 +132,14 @@ class AssistantChain(Runnable[Any, dict]):
         if coverage.verdict == "partial":
             pieces.append("\n\n" + self.prompts.render(
                 "partial_note.j2", source_name=self.source_name, missing=_join(coverage.missing)))
-        if screening.decision:
+        self._decision_note(screening.decision, out, pieces)
+        return _finish(out, pieces)
+
+    def _decision_note(self, decision: bool, out: dict, pieces: list[str]) -> None:
+        """A personal decision ("should I...?") ends with: discuss it with your doctor."""
+        if decision:
             out["notice"] = self.safety.decision_note
             pieces.append("\n\n" + self.safety.decision_note)
-        return _finish(out, pieces)
 
     def retrieve(self, query: str, asked: str | None = None) -> tuple[list[Passage], Coverage, np.ndarray]:
         """Passages for the (rewritten) query, whether they cover it, and the query vector(s)."""

@@ -88,6 +88,9 @@ so lot lots for all your it this that is are me i my just really today so much a
 def clean(text: str) -> str:
     """Plain text from whatever was pasted: markup removed, entities decoded, control chars dropped."""
     text = html.unescape(_TAG.sub(" ", text))
+    text = _TAG.sub(" ", text)  # markup that was entity-encoded
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # markdown links and images: keep the words
+    text = re.sub(r"\b(?:javascript|vbscript|data|https?|ftp|file):\S*|\bwww\.\S+", " ", text, flags=re.I)
     text = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = re.sub(r"[`*_#>\[\]{}|~]+", " ", text)  # markdown punctuation carries no meaning here
     return re.sub(r"\s+", " ", text).strip()

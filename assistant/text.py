@@ -28,6 +28,7 @@ STOPWORDS = frozenset(
     us much many lot lots something anything thing things kind sort way done does did doing
     usually typically often generally normally actually exactly basically also
     whats hows whos wheres whens whys im ive id dont doesnt didnt cant isnt arent wont thats theres youre
+    dad mum mom mother father husband wife son daughter partner grandma grandpa friend enough
     will shall may might must need needs able one ones someone somebody anyone people person""".split()
 )
 
