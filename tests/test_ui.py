@@ -1,0 +1,142 @@
+"""The chat UI: built with the real chain, served on 127.0.0.1, driven by gradio_client and a real
+browser (Playwright + Debian's Chromium)."""
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from assistant.settings import ROOT
+
+pytestmark = pytest.mark.server
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(chain, settings):
+    from assistant.ui import CSS, build_ui
+
+    port = _free_port()
+    demo = build_ui(chain, settings.with_(port=port))
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, css=CSS, quiet=True)
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    from gradio_client import Client
+
+    return Client(app, verbose=False)
+
+
+def test_importing_the_ui_launches_nothing():
+    code = "import assistant.ui, assistant; import sys; print('chromadb' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False"
+
+
+def test_api_ask_returns_the_chain_result(client):
+    out = client.predict("Who performs kyphoplasty?", [], api_name="/ask")
+    assert not out["abstained"] and "Neurosurgeons" in out["answer"]
+    assert out["citations"][0]["section"] == "The Primary Specialists Who Perform Kyphoplasty"
+
+
+def test_api_follow_up_with_history(client):
+    first = client.predict("Who performs kyphoplasty?", [], api_name="/ask")
+    history = [["user", "Who performs kyphoplasty?"], ["assistant", first["answer"]]]
+    out = client.predict("which of them usually works outpatient?", history, api_name="/ask")
+    assert "IR specialists often perform this procedure in an outpatient setting." in out["answer"]
+
+
+def test_api_bad_input_gets_a_message(client):
+    assert "empty" in client.predict("   ", [], api_name="/ask")["error"]
+
+
+def test_feedback_is_stored_in_sqlite(client, settings):
+    out = client.predict("up", "Who performs kyphoplasty?", "Three specialties.", "clear answer", api_name="/feedback")
+    with sqlite3.connect(settings.feedback_db) as con:
+        row = con.execute("SELECT rating, comment, question FROM feedback WHERE id = ?", (out["id"],)).fetchone()
+    assert row == ("up", "clear answer", "Who performs kyphoplasty?")
+    assert "error" in client.predict("meh", "q", "a", "", api_name="/feedback")
+
+
+def test_feedback_export_cli(settings, tmp_path):
+    from assistant.feedback import FeedbackStore
+
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    store.record("down", "How much?", "Not covered.", [{"id": 1, "source": "k.md", "section": "S", "quotes": []}], "hm")
+    env = {**os.environ, "ASSISTANT_FEEDBACK_DB": str(tmp_path / "fb.sqlite3")}
+    out = subprocess.run([sys.executable, "-m", "assistant", "feedback", "export", "--format", "csv"],
+                         capture_output=True, text=True, env=env, cwd=ROOT, timeout=60)
+    assert out.returncode == 0 and "How much?" in out.stdout and out.stdout.startswith("id,created_at,rating")
+
+
+def test_twenty_concurrent_sessions_stay_isolated(app):
+    from gradio_client import Client
+
+    conversations = [
+        (["Who performs kyphoplasty?", "which of them usually works outpatient?"], "outpatient setting", "osteoporosis"),
+        (["What is a compression fracture?", "what causes it?"], "osteoporosis", "outpatient setting"),
+    ]
+
+    def session(i: int) -> bool:
+        turns, expected, foreign = conversations[i % 2]
+        c = Client(app, verbose=False)
+        history: list = []
+        for q in turns:
+            out = c.predict(q, history, api_name="/ask")
+            history += [["user", q], ["assistant", out["answer"]]]
+        return expected in out["answer"] and foreign not in out["answer"]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(session, range(20)))
+    assert all(results), results
+
+
+@pytest.mark.browser
+def test_real_browser_chat_with_citations_and_feedback(app, settings):
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI: `make test` installs it with apt")
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(app)
+        expect(page.locator("#disclaimer")).to_contain_text("not medical advice")
+        page.get_by_text("Who performs kyphoplasty?").first.click()  # an example question
+        page.locator("#ask").click()
+        answer = page.locator("#chat .cite").first
+        expect(answer).to_be_visible(timeout=30_000)
+        expect(page.locator("#chat")).to_contain_text("Neurosurgeons")
+        answer.click()  # the [1] marker opens its source
+        source = page.locator("#source-1")
+        expect(source).to_contain_text("The Primary Specialists Who Perform Kyphoplasty")
+        expect(source.locator("mark", has_text="three types of specialists")).to_be_visible()
+        page.locator("#feedback-comment textarea").fill("Very clear, thank you")
+        page.locator("#thumbs-up").click()
+        expect(page.locator("#feedback-status")).to_contain_text("saved")
+        (ROOT / "docs").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+        # phone width still works
+        page.set_viewport_size({"width": 390, "height": 844})
+        expect(page.locator("#question textarea")).to_be_visible()
+        browser.close()
+    with sqlite3.connect(settings.feedback_db) as con:
+        assert con.execute("SELECT rating FROM feedback WHERE comment = 'Very clear, thank you'").fetchone() == ("up",)
