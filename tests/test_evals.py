@@ -1,0 +1,112 @@
+"""The eval suite: each metric can fail, and the kyphoplasty suite meets its thresholds."""
+
+import copy
+import json
+import subprocess
+import sys
+
+import pytest
+
+from assistant.evals import Case, check_thresholds, evaluate, load_cases, run_eval
+from assistant.evals.runner import DEFAULT_DATASET, DEFAULT_THRESHOLDS, load_thresholds
+from assistant.settings import ROOT
+from tests.conftest import MEDQUAD, ask
+
+WHO = Case(id="who", question="Who performs kyphoplasty?",
+           facts=(("interventional radiolog",), ("orthop(a)?edic",), ("neurosurgeon",)))
+
+
+@pytest.fixture(scope="module")
+def good(chain):
+    return ask(chain, WHO.question)
+
+
+def test_a_good_answer_scores_full_marks(good, embedder):
+    v = evaluate(WHO, good, embedder.encode)
+    assert v.passed and v.fact_recall == v.faithfulness == v.citation_accuracy == 1.0
+    assert v.retrieval_hit == 1.0
+
+
+def test_a_fabricated_sentence_lowers_faithfulness(good, embedder):
+    bad = copy.deepcopy(good)
+    bad["answer"] += " Kyphoplasty cures cancer in most patients within a week. [1]"
+    v = evaluate(WHO, bad, embedder.encode)
+    assert v.faithfulness < 1.0 and "cures cancer" in v.unsupported[0] and not v.passed
+
+
+def test_a_wrong_citation_lowers_citation_accuracy(chain, good, embedder):
+    other = ask(chain, "What causes compression fractures?")["citations"][0]
+    bad = copy.deepcopy(good)
+    bad["citations"][0] = {**other, "id": 1}
+    v = evaluate(WHO, bad, embedder.encode)
+    assert v.citation_accuracy < 1.0 and not v.passed
+
+
+def test_a_missing_fact_lowers_recall(good):
+    bad = copy.deepcopy(good)
+    bad["answer"] = bad["answer"].replace("Neurosurgeons", "other doctors")
+    v = evaluate(WHO, bad)
+    assert v.fact_recall == pytest.approx(2 / 3) and v.missing_facts == ["neurosurgeon"]
+
+
+def test_an_answered_off_topic_case_fails(good):
+    case = Case(id="off", question="What is the capital of France?", expect="decline")
+    assert evaluate(case, good).behaviour == 0.0
+
+
+def test_an_urgent_false_alarm_fails(chain):
+    out = ask(chain, "I fell and now have sudden severe back pain")
+    v = evaluate(Case(id="x", question="q", facts=(("pain",),)), out)
+    assert "urgent false alarm" in v.problems
+
+
+def test_thresholds_name_the_failing_metric():
+    failures = check_thresholds({"fact_recall": 0.5, "urgent_false_alarm_rate": 0.2},
+                                {"min": {"fact_recall": 0.9}, "max": {"urgent_false_alarm_rate": 0.0}})
+    assert len(failures) == 2 and failures[0].startswith("fact_recall = 0.5")
+
+
+def test_dataset_is_large_and_covers_every_section():
+    cases = load_cases(DEFAULT_DATASET)
+    assert len(cases) >= 50
+    categories = {c.category for c in cases}
+    assert {"overview", "conditions", "specialists", "interventional radiology", "orthopedic surgeons",
+            "neurosurgeons", "choosing a provider", "not covered", "off-topic", "urgent", "injection",
+            "follow-up", "small talk"} <= categories
+    assert any(c.history for c in cases) and any(c.expect == "urgent" for c in cases)
+
+
+@pytest.mark.slow
+def test_kyphoplasty_suite_meets_its_thresholds(chain, embedder):
+    report = run_eval(chain, load_cases(DEFAULT_DATASET), embed=embedder.encode)
+    assert check_thresholds(report["summary"], load_thresholds(DEFAULT_THRESHOLDS)) == []
+
+
+@pytest.mark.slow
+def test_eval_cli_writes_json_and_html_reports(tmp_path, settings):
+    env = {"ASSISTANT_INDEX_DIR": str(settings.index_dir), "PATH": "/usr/bin:/bin"}
+    run = subprocess.run([sys.executable, "-m", "assistant", "eval", "--report", str(tmp_path)],
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "fact_recall" in run.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert len(report["cases"]) >= 50 and "answer" in report["cases"][0]
+    html = (tmp_path / "report.html").read_text()
+    assert "<svg" in html and "<details" in html and "<script" not in html
+    again = subprocess.run([sys.executable, "-m", "assistant", "eval", "--report", str(tmp_path / "2"),
+                            "--compare", str(tmp_path / "report.json")],
+                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert "Compared with previous" in again.stdout
+
+
+@pytest.mark.slow
+def test_medquad_gold_set_over_its_own_corpus(tmp_path, embedder):
+    if not MEDQUAD.exists():
+        pytest.skip("../shared/benchmarks is not beside this checkout")
+    from assistant.chain import build_chain
+    from assistant.settings import Settings
+
+    chain = build_chain(Settings(corpus_dir=MEDQUAD / "corpus", index_dir=tmp_path / "ix"), embedder=embedder)
+    cases = load_cases(MEDQUAD / "questions.jsonl")[::5]  # every fifth question keeps CI fast
+    summary = run_eval(chain, cases)["summary"]
+    assert summary["gold_cited"] >= 0.5, summary  # measured on the full set: see README
