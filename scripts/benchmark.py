@@ -1,0 +1,98 @@
+"""Benchmark: cold start to first answer, warm latency p50/p95, index build time and peak memory,
+on the kyphoplasty guide and on the MedQuAD dev corpus. Prints figures; asserts nothing.
+
+    .venv/bin/python scripts/benchmark.py [--runs 5]
+
+Each measurement runs in a fresh subprocess (cold start means a cold process: imports, model load,
+index open). Baseline in the same run: the bare embedding call for one question (the floor any
+answer pays), so the answer latency is also reported as a ratio to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MEDQUAD = ROOT.parent / "shared" / "benchmarks" / "medquad-seniorhealth-dev"
+GUIDE_QUESTIONS = [
+    "Who performs kyphoplasty?", "What causes compression fractures?", "What should I ask a provider?",
+    "How much does kyphoplasty cost?", "what is kyphosis", "where is the procedure done?",
+    "What do neurosurgeons do?", "does insurance cover it", "what does a compression fracture feel like?",
+    "what imaging do they use to guide the needle",
+]
+
+CHILD = r"""
+import json, resource, statistics, sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from assistant.settings import Settings, set_offline_env
+set_offline_env()
+from assistant.embeddings import shared_embedder
+from assistant.index import build_index
+cfg = json.loads(sys.argv[1])
+settings = Settings(corpus_dir=Path(cfg["corpus"]), index_dir=Path(cfg["index"]))
+emb = shared_embedder(settings.embedding_model)
+out = {}
+if cfg["mode"] == "build":
+    emb.warm_up()
+    t = time.perf_counter(); build_index(settings, emb, force=True); out["build_s"] = time.perf_counter() - t
+else:
+    from assistant.chain import build_chain
+    chain = build_chain(settings, embedder=emb)
+    chain.invoke({"question": cfg["questions"][0], "chat_history": []})
+    out["cold_start_s"] = time.perf_counter() - t0
+    lat, base = [], []
+    for _ in range(cfg["runs"]):
+        for q in cfg["questions"]:
+            t = time.perf_counter(); chain.invoke({"question": q, "chat_history": []}); lat.append(time.perf_counter() - t)
+            t = time.perf_counter(); emb.encode([q]); base.append(time.perf_counter() - t)
+    lat.sort(); base.sort()
+    out["p50_ms"] = 1000 * statistics.median(lat)
+    out["p95_ms"] = 1000 * lat[int(0.95 * (len(lat) - 1))]
+    out["embed_p50_ms"] = 1000 * statistics.median(base)
+out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps(out))
+"""
+
+
+def child(cfg: dict) -> dict:
+    run = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True, cwd=ROOT)
+    if run.returncode:
+        sys.exit(run.stderr)
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def bench(name: str, corpus: Path, questions: list[str], runs: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        base = {"corpus": str(corpus), "index": tmp, "questions": questions, "runs": runs}
+        build = child({**base, "mode": "build"})
+        ask = child({**base, "mode": "ask"})
+    print(f"\n{name} ({corpus})")
+    print(f"  index build           {build['build_s']:8.2f} s   (peak RSS {build['peak_rss_mb']:.0f} MB)")
+    print(f"  cold start → answer   {ask['cold_start_s']:8.2f} s")
+    print(f"  warm answer p50       {ask['p50_ms']:8.1f} ms  ({len(questions)} questions × {runs} runs)")
+    print(f"  warm answer p95       {ask['p95_ms']:8.1f} ms")
+    print(f"  baseline: embed one question p50 {ask['embed_p50_ms']:.1f} ms → answer/embed ratio "
+          f"{ask['p50_ms'] / ask['embed_p50_ms']:.2f}")
+    print(f"  peak RSS (answering)  {ask['peak_rss_mb']:8.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    bench("Kyphoplasty guide", ROOT / "corpus", GUIDE_QUESTIONS, args.runs)
+    if MEDQUAD.exists():
+        questions = [json.loads(line)["question"] for line in (MEDQUAD / "questions.jsonl").open()][:30]
+        bench("MedQuAD seniorhealth dev", MEDQUAD / "corpus", questions, max(1, args.runs // 2))
+    else:
+        print(f"\n(MedQuAD not found at {MEDQUAD}; skipped)")
+
+
+if __name__ == "__main__":
+    main()
