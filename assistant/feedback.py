@@ -11,7 +11,7 @@ import io
 import json
 import sqlite3
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from assistant.errors import AssistantError
@@ -50,7 +50,7 @@ class FeedbackStore:
         with self._lock, self._connect() as con:
             cur = con.execute(
                 "INSERT INTO feedback (created_at, rating, comment, question, answer, citations) VALUES (?,?,?,?,?,?)",
-                (datetime.now(timezone.utc).isoformat(timespec="seconds"), rating, comment.strip()[:2000],
+                (datetime.now(UTC).isoformat(timespec="seconds"), rating, comment.strip()[:2000],
                  question[:5000], answer[:20000], cites))
             return int(cur.lastrowid)
 

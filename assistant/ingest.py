@@ -226,7 +226,7 @@ def _heading_text(line: str, following: list[str], plain: bool) -> str | None:
     if not plain:
         return None
     stripped = line.strip()
-    nxt = next((l for l in following if l.strip()), "")
+    nxt = next((line for line in following if line.strip()), "")
     looks_like_title = (
         0 < len(stripped) <= 80
         and stripped[-1] not in ".!?:;,"
