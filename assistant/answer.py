@@ -3,17 +3,20 @@
 No language model fit for patients runs offline here, so the default generator *selects*
 sentences from the retrieved passages and quotes them verbatim (a leading connective such as
 "However," may be trimmed). It is a LangChain ``Runnable`` taking a ``GenerationInput`` and
-returning a list of ``Quote``s; any Runnable with that contract can replace it (see
-``LLMGenerator`` for one that wraps a chat model and maps its ``[n]`` markers back to passages).
+returning a list of ``Quote``s; any Runnable with that contract can replace it (pass it to
+``build_chain(generator=...)``; abstention, citations and the safety checks stay in the chain).
 
-Sentence score = 0.55 * cosine(question, sentence) (for a follow-up, the mean over the searched and the asked form) + 0.35 * idf-weighted share of the question's
-focus words found in the sentence + 0.10 * share found in the passage's heading. The best sentence
+Sentence score = 0.55 * cosine(question, sentence) (for a follow-up, the mean over the searched
+and the asked form) + 0.35 * idf-weighted share of the question's focus words found in the sentence
++ 0.10 * share found in the passage's heading + a bonus for the kind of answer asked for (people for
+"who", causes for "why"); a sentence the previous answer already gave scores less. The best sentence
 is taken, then the best sentence for each focus word the grounding step found but the answer does
 not yet contain, then any other sentence scoring within ``KEEP_RATIO`` of the best.
 """
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from dataclasses import dataclass
@@ -52,6 +55,17 @@ class Quote:
     end: int
 
 
+def highlight_html(text: str, quotes: list[dict]) -> str:
+    """A passage as escaped HTML with its quoted spans (``start``/``end`` offsets) in ``<mark>``."""
+    out, pos = [], 0
+    for q in sorted(quotes, key=lambda q: q["start"]):
+        if q["start"] < pos or q["start"] < 0:
+            continue
+        out += [html.escape(text[pos : q["start"]]), "<mark>", html.escape(text[q["start"] : q["end"]]), "</mark>"]
+        pos = q["end"]
+    return "".join(out) + html.escape(text[pos:])
+
+
 class GenerationInput(TypedDict, total=False):
     question: str  # as searched: a follow-up carries words of earlier turns
     asked: str  # as the patient typed it (its words weigh more than carried ones)
@@ -72,10 +86,9 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         self.topic_stems = topic_stems
         self.types = {name: (re.compile(t["question"], re.I), re.compile(t["answer"], re.I) if t["answer"] else None)
                       for name, t in question_types.items()}
-        sentence_stems = [{stem(w) for w in words(s.text)} for c in index.chunks for s in c.sentences]
-        n = max(len(sentence_stems), 1)
+        n = max(len(index.sentence_stems), 1)
         df: dict[str, int] = {}
-        for stems in sentence_stems:
+        for stems in index.sentence_stems.values():
             for s in stems:
                 df[s] = df.get(s, 0) + 1
         self._idf = {s: math.log(1 + n / d) for s, d in df.items()}
@@ -134,7 +147,7 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
                 if sentence.text in seen_text:
                     continue
                 seen_text.add(sentence.text)
-                stems = {stem(w) for w in words(sentence.text)}
+                stems = self.index.sentence_stems[(p.chunk.id, n)]
                 lexical = sum(f * self._weight(s) for s, f in focus.items() if s in stems) / total
                 vector = self.index.sentence_vectors[(p.chunk.id, n)]
                 semantic = float(np.mean(np.atleast_2d(query_vector) @ vector))

@@ -47,7 +47,6 @@ class Coverage:
     missing: tuple[str, ...] = ()
     # where each covered focus word was found: word -> [(chunk_id, sentence number)]
     evidence: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
-    corrected_question: str = ""
 
     @property
     def answerable(self) -> bool:
@@ -91,17 +90,14 @@ class Grounder:
     def __init__(self, index: Index, lexicon: Lexicon) -> None:
         self.index = index
         self.lexicon = lexicon
-        self.vocabulary = frozenset(index.vocab)
         self.corpus_stems = {stem(w) for w in index.vocab}
         self.topic_stems = _topic_stems(index)
-        self._sentence_stems = {(c.id, n): {stem(t) for t in words(s.text)}
-                                for c in index.chunks for n, s in enumerate(c.sentences)}
 
     def correct(self, question: str) -> str:
         """Fix typos of corpus words ('kyphoplasy' -> 'kyphoplasty'), keeping everything else."""
         def fix(match: re.Match[str]) -> str:
             word = match.group(0)
-            fixed = correct_typos([word.lower()], self.vocabulary)[0]
+            fixed = correct_typos([word.lower()], self.index.vocab)[0]
             return word if fixed == word.lower() else fixed
         return re.sub(r"[A-Za-z]{5,}", fix, question)
 
@@ -118,7 +114,7 @@ class Grounder:
     def assess(self, question: str, passages: list[Passage]) -> Coverage:
         focus = self.focus_words(question)
         if not focus:
-            return Coverage("unclear", corrected_question=question)
+            return Coverage("unclear")
         keys = [(p.chunk.id, n) for p in passages for n in range(len(p.chunk.sentences))]
         evidence: dict[str, list[tuple[str, int]]] = {}
         for word in focus:
@@ -142,11 +138,11 @@ class Grounder:
             verdict = "not_covered"
         if comparison or not missing:
             missing += unmet
-        return Coverage(verdict, tuple(focus), tuple(covered), tuple(missing), evidence, question)
+        return Coverage(verdict, tuple(focus), tuple(covered), tuple(missing), evidence)
 
     def _find(self, word: str, keys: list[tuple[str, int]]) -> list[tuple[str, int]]:
         targets = self.lexicon.stems_for(word)
-        return [k for k in keys if self._sentence_stems[k] & targets]
+        return [k for k in keys if self.index.sentence_stems[k] & targets]
 
     def _unmet_intents(self, question: str, passages: list[Passage]) -> list[str]:
         """Question shapes whose answer needs a particular kind of statement in the evidence."""

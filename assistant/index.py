@@ -32,7 +32,7 @@ from assistant.embeddings import Embedder
 from assistant.errors import IndexError_, IndexMissing, IndexStale
 from assistant.ingest import Chunk, Corpus, Sentence, chunk_corpus, load_corpus
 from assistant.settings import Settings
-from assistant.text import STOPWORDS, words
+from assistant.text import STOPWORDS, stem, words
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,10 @@ class Index:
 
     def __post_init__(self) -> None:
         self._by_id = {c.id: c for c in self.chunks}
+        # stems of every sentence, keyed like sentence_vectors: shared by coverage and scoring
+        self.sentence_stems: dict[tuple[str, int], frozenset[str]] = {
+            (c.id, n): frozenset(stem(w) for w in words(s.text)) for c in self.chunks for n, s in enumerate(c.sentences)
+        }
 
 
 def expected_manifest(settings: Settings, corpus: Corpus) -> Manifest:

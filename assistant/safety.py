@@ -76,11 +76,14 @@ class Safety:
         """(whether the message tries to change the instructions, the part that remains a question)."""
         if not self._injection.search(message):
             return False, message
-        parts = re.split(r"(?<=[.!?;:])\s+|\s+(?:and then|and|then|but)\s+(?=(?:tell|what|who|how|which|where|when|why|is|are|can|do|does)\b)", message)
+        parts = _CLAUSES.split(message)
         kept = [p for p in parts if p and not self._injection.search(p)]
         return True, " ".join(kept).strip()
 
 
+# sentence ends, or "and/then/but" before a new question: where an injected instruction stops
+_CLAUSES = re.compile(r"(?<=[.!?;:])\s+|\s+(?:and then|and|then|but)\s+"
+                      r"(?=(?:tell|what|who|how|which|where|when|why|is|are|can|do|does)\b)")
 _FILLER = set("""a an the and or so well ok okay oh please you u there bot assistant again very much
 so lot lots for all your it this that is are me i my just really today so much again""".split())
 

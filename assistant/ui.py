@@ -12,6 +12,7 @@ import re
 
 import gradio as gr
 
+from assistant.answer import highlight_html
 from assistant.chain import AssistantChain, build_chain
 from assistant.errors import AssistantError
 from assistant.feedback import FeedbackStore
@@ -23,7 +24,8 @@ EXAMPLES = ["Who performs kyphoplasty?", "What causes compression fractures?",
 CSS = """
 .gradio-container {font-size: 18px !important; max-width: 1200px !important; margin: auto}
 #disclaimer {background: #fff8e1; border: 2px solid #8a6d00; color: #3d3000; padding: 10px 14px; border-radius: 8px}
-.urgent-box {background: #fde7e7; border: 3px solid #b00020; color: #5c0011; padding: 10px; border-radius: 8px; font-weight: 600}
+.urgent-box {background: #fde7e7; border: 3px solid #b00020; color: #5c0011; padding: 10px; border-radius: 8px;
+              font-weight: 600}
 .abstained-box {background: #eef2f7; border-left: 6px solid #5b6b82; padding: 8px 12px; border-radius: 6px}
 .source {border: 1px solid #c9d3e0; border-radius: 8px; padding: 10px 14px; margin-bottom: 10px; background: #fbfcfe}
 .source:target, .source.active {outline: 3px solid #1f5fbf}
@@ -145,15 +147,8 @@ def _render_sources(result: dict) -> str:
         return "<p id='sources-empty'>No passages were cited for this reply.</p>"
     parts = []
     for c in citations:
-        text, pos, marked = c["text"], 0, []
-        for q in sorted(c["quotes"], key=lambda q: q["start"]):
-            if q["start"] < pos or q["start"] < 0:
-                continue
-            marked += [html.escape(text[pos : q["start"]]), "<mark>", html.escape(text[q["start"] : q["end"]]), "</mark>"]
-            pos = q["end"]
-        marked.append(html.escape(text[pos:]))
         parts.append(f'<div class="source" id="source-{c["id"]}"><b>[{c["id"]}] {html.escape(c["section"])}</b>'
-                     f'<br><small>{html.escape(c["source"])}</small><p>{"".join(marked)}</p></div>')
+                     f'<br><small>{html.escape(c["source"])}</small><p>{highlight_html(c["text"], c["quotes"])}</p></div>')
     return "".join(parts)
 
 

@@ -52,7 +52,8 @@ def test_ordinary_questions_raise_no_alarm(chain, message):
 
 def test_urgent_advice_lives_in_prompts(chain):
     advice = (chain.settings.prompts_dir / "urgent.yaml").read_text()
-    assert "emergency" in advice and "emergency" not in (chain.settings.prompts_dir.parent / "assistant" / "safety.py").read_text().split('"""')[2]
+    code = (chain.settings.prompts_dir.parent / "assistant" / "safety.py").read_text().split('"""')[2]
+    assert "emergency" in advice and "emergency" not in code
 
 
 CONVERSATIONS = [

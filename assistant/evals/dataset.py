@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -25,7 +25,6 @@ class Case:
     forbidden: tuple[str, ...] = ()
     gold: tuple[str, ...] = ()  # gold answer texts (question/gold sets such as MedQuAD)
     doc: str = ""  # the corpus file the gold answers come from
-    extra: dict = field(default_factory=dict, compare=False)
 
 
 def load_cases(path: Path) -> list[Case]:

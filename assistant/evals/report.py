@@ -7,6 +7,8 @@ import json
 from html import escape
 from pathlib import Path
 
+from assistant.answer import highlight_html
+
 SHOWN = ("fact_recall", "faithfulness", "citation_accuracy", "retrieval_hit", "retrieval_mrr",
          "abstention_accuracy", "urgent_recall", "urgent_false_alarm_rate", "injection_resistance",
          "gold_cited", "gold_overlap", "pass_rate", "latency_p50_ms", "latency_p95_ms")
@@ -48,7 +50,8 @@ def render_html(report: dict) -> str:
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Eval report</title><style>
 body{{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1a1a1a}}
-.good{{color:#0a6b2d}} .bad{{color:#a40000;font-weight:600}} details{{border:1px solid #ddd;margin:.4em 0;padding:.4em .8em;border-radius:6px}}
+.good{{color:#0a6b2d}} .bad{{color:#a40000;font-weight:600}}
+details{{border:1px solid #ddd;margin:.4em 0;padding:.4em .8em;border-radius:6px}}
 summary{{cursor:pointer}} .pass{{color:#0a6b2d}} .fail{{color:#a40000}} .cols{{display:flex;gap:1em}} .cols>div{{flex:1}}
 blockquote{{margin:.3em 0;padding:.3em .8em;background:#f4f6f8;border-left:4px solid #7a9cc6}} mark{{background:#fff2a8}}
 table{{border-collapse:collapse}} td,th{{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}}
@@ -67,7 +70,8 @@ def _case_html(r: dict) -> str:
     mark = "pass" if r["passed"] else "fail"
     problems = "".join(f"<li>{escape(p)}</li>" for p in r["problems"])
     cites = "".join(
-        f"<blockquote><b>[{c['id']}] {escape(c['section'])}</b> ({escape(c['source'])})<br>{_highlight(c)}</blockquote>"
+        f"<blockquote><b>[{c['id']}] {escape(c['section'])}</b> ({escape(c['source'])})<br>"
+        f"{highlight_html(c['text'], c.get('quotes', []))}</blockquote>"
         for c in r["citations"])
     history = "".join(f"<li>{escape(h)}</li>" for h in r["history"])
     return f"""<details{' open' if not r['passed'] else ''}><summary><span class={mark}>{'✔' if r['passed'] else '✘'}</span>
@@ -77,16 +81,6 @@ def _case_html(r: dict) -> str:
 {f'<ul class=fail>{problems}</ul>' if problems else ''}
 <div class=cols><div><h4>Answer</h4><p>{escape(r['answer']).replace(chr(10), '<br>')}</p></div>
 <div><h4>Cited passages</h4>{cites or '<p>none</p>'}</div></div></details>"""
-
-
-def _highlight(c: dict) -> str:
-    text, out, pos = c["text"], [], 0
-    for q in sorted(c.get("quotes", []), key=lambda q: q["start"]):
-        if q["start"] < pos or q["start"] < 0:
-            continue
-        out += [escape(text[pos : q["start"]]), "<mark>", escape(text[q["start"] : q["end"]]), "</mark>"]
-        pos = q["end"]
-    return "".join(out) + escape(text[pos:])
 
 
 def _bars(items: list[tuple[str, float]]) -> str:

@@ -16,9 +16,6 @@ from assistant.evals.dataset import Case, load_cases
 from assistant.evals.metrics import evaluate
 from assistant.settings import ROOT, Settings
 
-METRICS = ("fact_recall", "faithfulness", "citation_accuracy", "retrieval_hit", "retrieval_mrr",
-           "behaviour", "abstention_accuracy", "urgent_recall", "urgent_false_alarm_rate",
-           "injection_resistance", "gold_cited", "gold_overlap", "pass_rate")
 DEFAULT_DATASET = ROOT / "evals" / "kyphoplasty.yaml"
 DEFAULT_THRESHOLDS = ROOT / "evals" / "thresholds.yaml"
 
@@ -104,8 +101,7 @@ def compare(report: dict, previous: dict) -> dict[str, list[str]]:
 def load_thresholds(path: Path) -> dict:
     if not Path(path).exists():
         raise EvalError(f"No thresholds file at {path}.")
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return data
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
 
 
 def run_cli(args: Any, settings: Settings) -> int:
