@@ -34,6 +34,7 @@ KEEP_RATIO = 0.74  # keep further sentences scoring at least this share of the b
 EVIDENCE_RATIO = 0.5  # a sentence added to cover a focus word must score at least this share
 LIST_RATIO = 0.3  # a list question also takes its section's sentences scoring this share of the best
 TOPIC_WEIGHT = 0.3  # a document's topic word ("kyphoplasty") counts this much in the lexical score
+SYNONYM_CREDIT = 0.5  # a lay synonym of a focus word ("doctor" -> "specialist") counts this much
 CARRIED_WEIGHT = 0.4  # a word carried over from an earlier turn counts this much
 REPEAT_FACTOR = 0.6  # a sentence the previous answer already gave scores this share
 ANSWER_TYPE_BONUS = 0.25  # a sentence of the kind the question asks for (people for "who", ...), 3 mentions
@@ -131,24 +132,31 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
     def score(self, question: str, passages: list[Passage], query_vector: np.ndarray,
               coverage: Coverage, asked: str | None = None, said: str = "") -> list[tuple[float, tuple[str, int]]]:
         asked_stems = {stem(w) for w in words(asked)} if asked else None
-        focus = {stem(w): (TOPIC_WEIGHT if stem(w) in self.topic_stems else 1.0)
-                 * (CARRIED_WEIGHT if asked_stems is not None and stem(w) not in asked_stems else 1.0)
-                 for w in coverage.focus}
+        # each focus word: (its weight, its stem, its lay synonyms); a synonym earns SYNONYM_CREDIT
+        # of the word's weight, and a word counts once however many of its synonyms a sentence has
+        focus = []
         for w in coverage.focus:
-            for syn in self.lexicon.stems_for(w) - {stem(w)}:
-                focus.setdefault(syn, 0.5)
-        total = sum(focus[stem(w)] * self._weight(stem(w)) for w in coverage.focus) or 1.0
+            s = stem(w)
+            weight = self._weight(s) * (TOPIC_WEIGHT if s in self.topic_stems else 1.0)
+            if asked_stems is not None and s not in asked_stems:
+                weight *= CARRIED_WEIGHT
+            focus.append((weight, s, frozenset(self.lexicon.stems_for(w) - {s})))
+        total = sum(weight for weight, _, _ in focus) or 1.0
+
+        def share(stems: frozenset[str] | set[str]) -> float:
+            return sum(weight if s in stems else SYNONYM_CREDIT * weight if synonyms & stems else 0.0
+                       for weight, s, synonyms in focus) / total
+
         wanted = [rx for name, (q, rx) in self.types.items() if rx is not None and q.search(question)]
         scored, seen_text = [], set()
         for p in passages:
-            heading = {stem(w) for w in words(p.chunk.heading)}
-            heading_share = sum(self._weight(s) for s in focus if s in heading) / total
+            heading_share = share({stem(w) for w in words(p.chunk.heading)})
             for n, sentence in enumerate(p.chunk.sentences):
                 if sentence.text in seen_text:
                     continue
                 seen_text.add(sentence.text)
                 stems = self.index.sentence_stems[(p.chunk.id, n)]
-                lexical = sum(f * self._weight(s) for s, f in focus.items() if s in stems) / total
+                lexical = share(stems)
                 vector = self.index.sentence_vectors[(p.chunk.id, n)]
                 semantic = float(np.mean(np.atleast_2d(query_vector) @ vector))
                 score = 0.55 * semantic + 0.35 * min(lexical, 1.0) + 0.10 * min(heading_share, 1.0)

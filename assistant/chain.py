@@ -146,7 +146,7 @@ class AssistantChain(Runnable[Any, dict]):
         texts = [query] if not asked or asked == query else [query, asked]
         vectors = self.embedder.encode(texts)
         passages = self.retriever.search(self.lexicon.expand(query), vectors[0])
-        return passages, self.grounder.assess(query, passages), vectors
+        return passages, self.grounder.assess(query, passages, asked), vectors
 
     def parse(self, input: Any) -> Parsed:
         if isinstance(input, str):

@@ -7,12 +7,14 @@ typo correction against the corpus vocabulary) or via a lay-term synonym (``prom
 and the corpus's own abbreviations). Word embeddings are deliberately not used for this: MiniLM
 puts "medicare" near "medical" and "vertebroplasty" near "vertebral", which would turn an honest
 "not covered" into a wrong answer. Words that appear in most passages of a document (its topic, such as
-"kyphoplasty") do not count as evidence by themselves. Questions that ask "how long" need a
+"kyphoplasty") do not count as evidence by themselves; a word of a retrieved document's title
+("macular" for the macular degeneration page) is covered by that document. Questions that ask "how long" need a
 duration in the evidence; comparisons ("which is better") need comparative evidence.
 
-Verdicts: ``answer`` (everything covered), ``partial`` (some specific words covered, others not),
-``not_covered`` (on the corpus topic but not answered there), ``off_topic`` (nothing of the
-question is in the corpus), ``unclear`` (no content words at all).
+Verdicts: ``answer`` (everything covered); ``partial`` (of the question's own specific words, at
+least as many covered as missing: answer those, name the rest); ``not_covered`` (on the corpus
+topic but not answered there); ``off_topic`` (nothing of the question is in the corpus);
+``unclear`` (no content words at all).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class Lexicon:
 
     def expand(self, question: str) -> str:
         """The question plus the corpus words for its lay words (for retrieval)."""
-        extra = [w for word in content_words(question) for w in sorted(self.synonyms.get(stem(word), ()))]
+        extra = [w for word in words(question) for w in sorted(self.synonyms.get(stem(word), ()))]
         return f"{question} {' '.join(extra)}" if extra else question
 
 
@@ -97,6 +99,8 @@ class Grounder:
         """Fix typos of corpus words ('kyphoplasy' -> 'kyphoplasty'), keeping everything else."""
         def fix(match: re.Match[str]) -> str:
             word = match.group(0)
+            if stem(word) in self.corpus_stems:  # "guide" is a real form of "guided", not a typo
+                return word
             fixed = correct_typos([word.lower()], self.index.vocab)[0]
             return word if fixed == word.lower() else fixed
         return re.sub(r"[A-Za-z]{5,}", fix, question)
@@ -111,7 +115,9 @@ class Grounder:
             focus.append(w)
         return focus
 
-    def assess(self, question: str, passages: list[Passage]) -> Coverage:
+    def assess(self, question: str, passages: list[Passage], asked: str | None = None) -> Coverage:
+        """``asked``: the question as typed, when ``question`` carries words of earlier turns;
+        only its own words can make an answer partial."""
         focus = self.focus_words(question)
         if not focus:
             return Coverage("unclear")
@@ -121,16 +127,21 @@ class Grounder:
             found = self._find(word, keys)
             if found:
                 evidence[word] = found
-        covered = [w for w in focus if w in evidence]
-        missing = [w for w in focus if w not in evidence]
+        # a word of a retrieved document's title ("macular" for the AMD page) is covered by it
+        titles = {stem(w) for p in passages for w in words(p.chunk.title)}
+        covered = [w for w in focus if w in evidence or stem(w) in titles]
+        missing = [w for w in focus if w not in covered]
         unmet = self._unmet_intents(question, passages)
         comparison = any(u.startswith("a comparison") for u in unmet)
-        specific = [w for w in covered if stem(w) not in self.topic_stems]
+        asked_stems = {stem(w) for w in words(asked)} if asked else None
+        specific = [w for w in covered if stem(w) not in self.topic_stems
+                    and (asked_stems is None or stem(w) in asked_stems)]
         in_corpus = any(self.lexicon.stems_for(w) & self.corpus_stems for w in focus)
         best_dense = max((p.dense for p in passages), default=0.0)
         if not missing and not unmet:
             verdict = "answer"
-        elif missing and specific and not comparison and best_dense >= PARTIAL_DENSE:
+        elif (missing and len(specific) >= len(missing) and not comparison
+              and best_dense >= PARTIAL_DENSE):
             verdict = "partial"  # answer the covered part, name the rest
         elif not in_corpus and best_dense < OFF_TOPIC_DENSE:
             verdict = "off_topic"

@@ -35,7 +35,8 @@ STOPWORDS = frozenset(
 # Generic question words that never decide what a question is about ("how long", "what kind").
 QUESTION_FILLER = frozenset(
     """time long much many kind type sort way part mean means meaning work works working happen happens
-    go goes going use used make makes take takes taking"""
+    go goes going use used make makes take takes taking big small little large another afterwards
+    afterward later next whole entire"""
     .split()
 )
 
@@ -62,6 +63,8 @@ def stem(word: str) -> str:
                 break
             w = w[: -len(suffix)] + repl
             break
+    if w.endswith("sis") and len(w) > 5:
+        w = w[:-2]  # 'diagnosis' -> 'diagnos', like 'diagnose' and 'diagnosed'
     if w.endswith("e") and len(w) > 4:
         w = w[:-1]
     if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "lsz":

@@ -177,3 +177,21 @@ def test_settings_from_environment_serve_another_corpus(tmp_path, monkeypatch, e
     monkeypatch.setenv("ASSISTANT_INDEX_DIR", str(tmp_path / "ix"))
     out = build_chain(embedder=embedder).invoke({"question": "How is green tea made?", "chat_history": []})
     assert "unoxidised leaves" in out["answer"] and out["citations"][0]["source"] == "tea.md"
+
+
+def test_real_words_are_not_typo_corrected(chain):
+    # "guide" is a form of the corpus word "guided", not a typo of it; "medicare" is not "medical"
+    assert chain.grounder.correct("what imaging do they use to guide the needle") == \
+        "what imaging do they use to guide the needle"
+    assert chain.grounder.correct("will medicare pay") == "will medicare pay"
+    assert chain.grounder.correct("who does kyphoplasy") == "who does kyphoplasty"
+
+
+def test_the_main_subject_missing_means_no_partial_answer(chain):
+    out = ask(chain, "can kyphoplasty cause leg numbness?")  # "cause" is in the guide, the rest is not
+    assert out["abstained"] and out["citations"] == []
+
+
+def test_a_lay_word_counts_once_however_many_synonyms_match(chain):
+    out = ask(chain, "what training should my doctor have?")
+    assert "fellowship" in out["answer"]  # not the sentence naming the most kinds of doctor

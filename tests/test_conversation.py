@@ -176,3 +176,13 @@ def test_markup_is_never_echoed(chain, message):
         out = {"answer": str(exc), "question": ""}
     for bad in ("<script", "<img", "onerror", "javascript:", "<iframe", "evil"):
         assert bad not in out["answer"] and bad not in out["question"]
+
+
+def test_words_carried_from_earlier_turns_do_not_make_a_partial_answer(chain):
+    history = [("user", "Who performs kyphoplasty?"), ("assistant", ask(chain, "Who performs kyphoplasty?")["answer"])]
+    out = ask(chain, "how much does it cost?", history)
+    assert out["abstained"] and "cost" in out["answer"] and out["citations"] == []
+
+
+def test_a_question_about_the_doctor_is_not_a_personal_decision(chain):
+    assert ask(chain, "what training should my doctor have?")["notice"] == ""
