@@ -99,7 +99,7 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
                 chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chat", sanitize_html=True,
                                      feedback_options=None, buttons=["copy"])
                 question = gr.Textbox(label="Your question", placeholder="Type your question and press Enter",
-                                      lines=2, max_lines=6, elem_id="question", autofocus=True)
+                                      lines=1, max_lines=6, elem_id="question", autofocus=True)
                 with gr.Row():
                     ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
                     new_btn = gr.Button("New conversation", elem_id="new-conversation")

@@ -195,3 +195,25 @@ def test_the_main_subject_missing_means_no_partial_answer(chain):
 def test_a_lay_word_counts_once_however_many_synonyms_match(chain):
     out = ask(chain, "what training should my doctor have?")
     assert "fellowship" in out["answer"]  # not the sentence naming the most kinds of doctor
+
+
+def test_the_retriever_is_a_langchain_retriever(chain):
+    from langchain_core.retrievers import BaseRetriever
+
+    docs = chain.retriever.invoke("Which specialists work in an outpatient setting?")
+    assert isinstance(chain.retriever, BaseRetriever) and len(docs) == chain.settings.top_k
+    assert any(d.metadata["section"] == "Interventional Radiologists (IR)" for d in docs)
+    assert {"chunk_id", "source", "dense", "lexical"} <= set(docs[0].metadata)
+
+
+class EchoRewriter:
+    """A stand-in for an LLM-based rewriter: always searches a fixed question."""
+
+    def rewrite(self, question, history):
+        return "What causes compression fractures?"
+
+
+def test_the_rewriter_is_swappable(settings, embedder):
+    chain = build_chain(settings, embedder=embedder, rewriter=EchoRewriter())
+    out = ask(chain, "anything at all")
+    assert out["search_query"] == "What causes compression fractures?" and "osteoporosis" in out["answer"]

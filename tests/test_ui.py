@@ -134,6 +134,16 @@ def test_real_browser_chat_with_citations_and_feedback(app, settings):
         expect(page.locator("#feedback-status")).to_contain_text("saved")
         (ROOT / "docs").mkdir(exist_ok=True)
         page.screenshot(path=str(ROOT / "docs" / "screenshot.png"), full_page=True)
+        # keyboard only: a follow-up typed and sent with Enter uses this page's conversation
+        page.locator("#question textarea").fill("What is a compression fracture?")
+        page.keyboard.press("Enter")
+        expect(page.locator("#chat")).to_contain_text("Vertebral Compression Fracture", timeout=30_000)
+        page.locator("#question textarea").fill("what causes it?")
+        page.keyboard.press("Enter")
+        expect(page.locator("#chat")).to_contain_text("osteoporosis", timeout=30_000)
+        page.locator("#new-conversation").click()
+        expect(page.locator("#chat")).not_to_contain_text("osteoporosis")
+        expect(page.locator("#sources")).to_contain_text("Sources for each answer appear here")
         # phone width still works
         page.set_viewport_size({"width": 390, "height": 844})
         expect(page.locator("#question textarea")).to_be_visible()
