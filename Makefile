@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS=1
 export GRADIO_ANALYTICS_ENABLED=False
 export ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup index run test eval bench browser lint clean
+.PHONY: setup index run test eval eval-medquad medquad-collection train-ranker calibrate bench browser lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,7 +40,22 @@ test: setup browser
 	$(BIN)/pytest
 
 eval: setup
-	$(BIN)/assistant eval --report reports/eval
+	$(BIN)/assistant eval --peer --report reports/eval
+
+# Other corpora, same code: MedQuAD dev and lay questions over a 2,500-answer collection (needs ../shared)
+medquad-collection: setup
+	$(BIN)/python scripts/medquad_collection.py
+
+eval-medquad: medquad-collection
+	$(BIN)/assistant eval --suite evals/medquad-suite.yaml --thresholds evals/medquad-thresholds.yaml --peer --report reports/eval-medquad
+
+# Retrain the sentence ranker from ../shared/benchmarks/medquad-train (about 10 minutes on 2 cores),
+# then re-calibrate its limits on the tuned splits (needs the collection's index: make eval-medquad once)
+train-ranker: setup
+	$(BIN)/python scripts/train_ranker.py --workdir index/train-ranker
+
+calibrate: setup
+	$(BIN)/python scripts/calibrate.py --write
 
 bench: setup
 	$(BIN)/python scripts/benchmark.py
@@ -49,4 +64,4 @@ lint: setup
 	$(BIN)/ruff check assistant tests scripts app.py
 
 clean:
-	rm -rf $(VENV) index/build-* index/manifest.json reports
+	rm -rf $(VENV) index/build-* index/manifest.json index/cache reports evals/medquad-large/corpus

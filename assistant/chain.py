@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,19 +23,23 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.utils import AddableDict
 
 from assistant.answer import ExtractiveGenerator, Quote
-from assistant.embeddings import Embedder, shared_embedder
+from assistant.embeddings import Embedder, cached_vectors, shared_embedder
 from assistant.errors import InvalidQuestion
-from assistant.grounding import Coverage, Grounder, Lexicon
+from assistant.grounding import Grounder, PartResult
 from assistant.index import Index, ensure_index
 from assistant.prompts import Prompts
+from assistant.question import Analyzer, Question
+from assistant.ranker import Cues, default_ranker
 from assistant.retrieve import HybridRetriever, Passage
-from assistant.rewrite import HeuristicRewriter, QueryRewriter, Turn
+from assistant.rewrite import HeuristicRewriter, QueryRewriter, Resolution, Turn
 from assistant.safety import Safety, clean
 from assistant.settings import Settings, set_offline_env
 
 log = logging.getLogger(__name__)
 
 MAX_TOPICS = 8
+FETCH = 2  # retrieve this many times top_k passages per part, then keep the top_k the ranker likes best
+MEDICAL_TERMS = Path(__file__).resolve().parent / "data" / "medical_terms.txt"
 
 
 @dataclass(frozen=True)
@@ -52,16 +58,19 @@ class AssistantChain(Runnable[Any, dict]):
         self.index = index
         self.embedder = embedder
         self.prompts = Prompts(settings.prompts_dir)
-        self.lexicon = Lexicon(self.prompts.path("lay_terms.yaml"))
-        self.lexicon.learn_abbreviations([c.text for c in index.chunks])
+        self.cues = Cues(self.prompts.data("question_types.yaml"))
+        self.ranker = default_ranker()
         self.retriever = HybridRetriever(index=index, k=settings.top_k)
-        self.grounder = Grounder(index, self.lexicon)
-        self.generator = generator or ExtractiveGenerator(
-            index, self.lexicon, self.prompts.data("question_types.yaml"), self.grounder.topic_stems,
-            settings.max_sentences)
+        self.grounder = Grounder(index, self.cues, self.ranker)
+        titles = {c.title for c in index.chunks}
+        self.analyzer = Analyzer(self.prompts, index.vocab, self.grounder.topic_stems, medical_terms(),
+                                 default_context=titles.pop() if len(titles) == 1 else "")
+        self.generator = generator or ExtractiveGenerator(index, self.grounder.threshold, settings.max_sentences)
         self.rewriter = rewriter or HeuristicRewriter()
         self.source_name = settings.source_name
-        self.safety = Safety(self.prompts, self.source_name)
+        self.safety = Safety(self.prompts, self.source_name, embed=embedder.encode, embed_fixed=lambda texts: cached_vectors(
+            texts, embedder.encode, settings.embedding_model, Path(settings.index_dir) / "cache"))
+        self.safety.warm_up()
 
     # -- Runnable ---------------------------------------------------------------------------
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
@@ -91,62 +100,103 @@ class AssistantChain(Runnable[Any, dict]):
     def run(self, input: Any) -> tuple[dict, list[str]]:
         """The answer and the pieces ``stream`` yields."""
         parsed = self.parse(input)
-        screening = self.safety.screen(parsed.question)
+        flags, compare = self.safety.red_flags(parsed.question)
+        screening = self.safety.screen(parsed.question, flags)
+        question = None
+        if not screening.small_talk and _has_words(screening.question):
+            said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")
+            question = self.understand(screening.question, parsed.history, said)
+            if screening.injection:  # never restate a message that tried to change the instructions
+                question = replace(question, parts=tuple(replace(p, restated="") for p in question.parts))
+        # one call to the model embeds what the red-flag check and the search both need
+        texts = list(dict.fromkeys(compare + (self._search_texts(question) if question else [])))
+        vectors = dict(zip(texts, self.embedder.encode(texts))) if texts else {}
+        urgent = flags + tuple(g for g in self.safety.similar(compare, np.array([vectors[t] for t in compare]))
+                               if g not in flags) if compare else flags
         pieces: list[str] = []
         out = _empty_result(parsed.question)
-        if screening.urgent:
-            out.update(urgent=True, urgent_advice=self.safety.advice, urgent_reasons=list(screening.urgent))
+        if urgent:
+            out.update(urgent=True, urgent_advice=self.safety.advice, urgent_reasons=list(urgent))
             pieces.append(self.safety.advice + "\n\n")
-        if screening.small_talk:
+        if screening.small_talk and not urgent:
             out.update(kind="small_talk", abstained=True)
             pieces.append(screening.small_talk)
             return _finish(out, pieces)
-        if screening.injection and not _has_words(screening.question):
-            out.update(kind="injection", abstained=True, injection=True)
-            pieces.append(self.safety.injection_reply + "\n\n" + self._topics_text("off_topic.j2", []))
+        if question is None:
+            if screening.injection:
+                out.update(kind="injection", abstained=True, injection=True)
+                pieces.append(self.safety.injection_reply + "\n\n" + self._topics_text("off_topic.j2"))
+            else:
+                out.update(kind="unclear", abstained=True)
+                if not urgent:
+                    pieces.append(self._topics_text("unclear.j2"))
             return _finish(out, pieces)
         out["injection"] = screening.injection
-        search_query = self.grounder.correct(self.rewriter.rewrite(screening.question, parsed.history))
-        passages, coverage, vectors = self.retrieve(search_query, screening.question)
-        out.update(search_query=search_query, passages=[_passage_info(p) for p in passages],
-                   kind=coverage.verdict, missing=list(coverage.missing))
+        results = self.search(question, vectors)
+        coverage = self.grounder.assess(question, results)
+        passages = _merge([r.passages for r in results])
+        out.update(search_query=question.search, passages=[_passage_info(p) for p in passages],
+                   kind=coverage.verdict, missing=list(coverage.missing), notes=list(coverage.notes))
         if not coverage.answerable:
-            if screening.urgent and coverage.verdict != "answer":
-                out["abstained"] = True
+            out["abstained"] = True
+            if urgent:
                 return _finish(out, pieces)
             template = {"off_topic": "off_topic.j2", "unclear": "unclear.j2"}.get(coverage.verdict, "not_covered.j2")
-            out["abstained"] = True
-            pieces.append(self._topics_text(template, coverage.missing, search_query))
+            pieces.append(self._topics_text(template, coverage.notes, question.search))
             self._decision_note(screening.decision, out, pieces)
             return _finish(out, pieces)
-        said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")
-        quotes = self.generator.invoke({"question": search_query, "asked": screening.question, "said": said,
-                                        "passages": passages,
-                                        "coverage": coverage, "query_vector": vectors})
+        quotes = self.generator.invoke({"question": question, "coverage": coverage, "passages": passages})
+        quoted = {q.chunk_id for q in quotes} - {p.chunk.id for p in passages}
+        if quoted:  # a quoted passage beyond the top k is reported as retrieved too
+            extra = {p.chunk.id: p for r in results for p in r.fetched if p.chunk.id in quoted}
+            passages += list(extra.values())
+            out["passages"] = [_passage_info(p) for p in passages]
         if not quotes:
             out.update(abstained=True, kind="not_covered")
-            pieces.append(self._topics_text("not_covered.j2", [], search_query))
+            pieces.append(self._topics_text("not_covered.j2", coverage.notes, question.search))
             return _finish(out, pieces)
-        citations = self._cite(quotes, out, pieces)
-        out["citations"] = citations
-        if coverage.verdict == "partial":
-            pieces.append("\n\n" + self.prompts.render(
-                "partial_note.j2", source_name=self.source_name, missing=_join(coverage.missing)))
+        out["citations"] = self._cite(quotes, out, pieces)
+        if coverage.notes:
+            pieces.append("\n\n" + self.prompts.render("partial_note.j2", source_name=self.source_name,
+                                                         notes=list(coverage.notes)))
         self._decision_note(screening.decision, out, pieces)
         return _finish(out, pieces)
+
+    def understand(self, message: str, history: list[Turn], said: str = "") -> Question:
+        """The message as a ``Question``: follow-ups resolved, parts, types, terms."""
+        if isinstance(self.rewriter, HeuristicRewriter):
+            resolution = self.rewriter.resolve(message, history)
+        else:  # a custom rewriter returns a self-contained question
+            resolution = Resolution(self.rewriter.rewrite(message, history))
+        return self.analyzer.analyse(resolution.text, resolution.context, previous=said)
+
+    def _search_texts(self, question: Question) -> list[str]:
+        """What ``search`` embeds: each part as searched, and without the corpus's topic words."""
+        return list(dict.fromkeys([p.search for p in question.parts] +
+                                  [self.grounder.without_topic(p.search) for p in question.parts]))
+
+    def search(self, question: Question, vectors: dict[str, np.ndarray] | None = None) -> list[PartResult]:
+        """Each part: retrieve passages, score their sentences, keep the passages that answer best."""
+        needed = [t for t in self._search_texts(question) if not vectors or t not in vectors]
+        vectors = {**(vectors or {}), **(dict(zip(needed, self.embedder.encode(needed))) if needed else {})}
+        results = []
+        for part in question.parts:
+            need = self.grounder.without_topic(part.search)
+            fetched = self.retriever.search(part.search, vectors[part.search], k=self.settings.top_k * FETCH)
+            result = self.grounder.score(part, vectors[need], fetched)
+            best_in: dict[str, float] = {}
+            for prob, cand in result.scored:
+                best_in.setdefault(cand.chunk_id, prob)
+            keep = sorted(fetched, key=lambda p: -best_in.get(p.chunk.id, 0.0))[: self.settings.top_k]
+            result.passages = keep  # what is reported as retrieved; every fetched sentence stays a candidate
+            results.append(result)
+        return results
 
     def _decision_note(self, decision: bool, out: dict, pieces: list[str]) -> None:
         """A personal decision ("should I...?") ends with: discuss it with your doctor."""
         if decision:
             out["notice"] = self.safety.decision_note
             pieces.append("\n\n" + self.safety.decision_note)
-
-    def retrieve(self, query: str, asked: str | None = None) -> tuple[list[Passage], Coverage, np.ndarray]:
-        """Passages for the (rewritten) query, whether they cover it, and the query vector(s)."""
-        texts = [query] if not asked or asked == query else [query, asked]
-        vectors = self.embedder.encode(texts)
-        passages = self.retriever.search(self.lexicon.expand(query), vectors[0])
-        return passages, self.grounder.assess(query, passages, asked), vectors
 
     def parse(self, input: Any) -> Parsed:
         if isinstance(input, str):
@@ -184,9 +234,9 @@ class AssistantChain(Runnable[Any, dict]):
             pieces.append(("" if i == 0 else " ") + f"{quote.text} [{numbers[quote.chunk_id]}]")
         return citations
 
-    def _topics_text(self, template: str, missing: list[str] | tuple[str, ...], query: str = "") -> str:
-        return self.prompts.render(template, source_name=self.source_name,
-                                   missing=_join(missing) if missing else "", topics=self.topics(query))
+    def _topics_text(self, template: str, notes: tuple[str, ...] = (), query: str = "") -> str:
+        return self.prompts.render(template, source_name=self.source_name, notes=list(notes),
+                                   topics=self.topics(query))
 
     def topics(self, query: str = "") -> list[str]:
         """What the corpus covers: its sections (one document) or its documents (several)."""
@@ -239,7 +289,7 @@ def normalise_history(history: Any) -> list[Turn]:
 
 def _empty_result(question: str) -> dict:
     return {"question": question, "answer": "", "citations": [], "abstained": False, "urgent": False,
-            "urgent_advice": "", "kind": "answer", "missing": [], "notice": "", "injection": False,
+            "urgent_advice": "", "kind": "answer", "missing": [], "notes": [], "notice": "", "injection": False,
             "search_query": question, "passages": []}
 
 
@@ -264,8 +314,18 @@ def _has_words(text: str) -> bool:
     return any(ch.isalpha() for ch in text)
 
 
-def _join(items: list[str] | tuple[str, ...]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " or " + items[-1]
+def _merge(lists: list[list[Passage]]) -> list[Passage]:
+    seen, out = set(), []
+    for passages in lists:
+        for p in passages:
+            if p.chunk.id not in seen:
+                seen.add(p.chunk.id)
+                out.append(p)
+    return out
+
+
+@lru_cache(maxsize=1)
+def medical_terms() -> frozenset[str]:
+    """Words NIH consumer-health text uses far more than general English (see scripts/build_lexicon.py)."""
+    lines = MEDICAL_TERMS.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))

@@ -7,7 +7,11 @@ The model loads on first use (or ``warm_up()``), never at import time.
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import threading
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,3 +90,28 @@ class Embedder(Embeddings):
 def shared_embedder(model_name: str) -> Embedder:
     """One loaded model per name for the whole process (the model is read-only and thread-safe)."""
     return Embedder(model_name)
+
+
+def cached_vectors(texts: list[str], encode: Callable[[list[str]], np.ndarray], model_name: str,
+                   cache_dir: Path | None) -> np.ndarray:
+    """``encode(texts)``, kept in ``cache_dir`` keyed by model and texts (fixed exemplar lists are
+    embedded once, not at every start). A cache that cannot be written is simply not used."""
+    key = hashlib.sha256("\x00".join([model_name, *texts]).encode()).hexdigest()[:20]
+    path = Path(cache_dir) / f"vectors-{key}.npy" if cache_dir else None
+    if path is not None and path.exists():
+        try:
+            vectors = np.load(path)
+            if vectors.shape[0] == len(texts):
+                return vectors
+        except (OSError, ValueError):
+            pass
+    vectors = encode(texts)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, vectors)
+            os.replace(tmp, path)
+        except OSError as exc:
+            logging.getLogger(__name__).info("Not caching vectors in %s: %s", cache_dir, exc)
+    return vectors

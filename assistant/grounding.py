@@ -1,187 +1,234 @@
-"""Decide whether the retrieved passages cover what the question asks: answer, partly, or not.
+"""Decide, for each part of a question, whether the corpus answers it — and say plainly what it lacks.
 
-A raw similarity threshold cannot do this: "how much does kyphoplasty cost?" is close to every
-passage of a kyphoplasty guide. Instead each *focus word* of the question (its content words,
-minus question filler) must be found in a retrieved sentence, either literally (same stem, after
-typo correction against the corpus vocabulary) or via a lay-term synonym (``prompts/lay_terms.yaml``
-and the corpus's own abbreviations). Word embeddings are deliberately not used for this: MiniLM
-puts "medicare" near "medical" and "vertebroplasty" near "vertebral", which would turn an honest
-"not covered" into a wrong answer. Words that appear in most passages of a document (its topic, such as
-"kyphoplasty") do not count as evidence by themselves; a word of a retrieved document's title
-("macular" for the macular degeneration page) is covered by that document. Questions that ask "how long" need a
-duration in the evidence; comparisons ("which is better") need comparative evidence.
+Not every word of a message must be in the source (a story around the question is not a question),
+and a raw similarity floor cannot tell "how much does kyphoplasty cost?" from a covered question
+either. A part is answered unless one of these holds:
 
-Verdicts: ``answer`` (everything covered); ``partial`` (of the question's own specific words, at
-least as many covered as missing: answer those, name the rest); ``not_covered`` (on the corpus
-topic but not answered there); ``off_topic`` (nothing of the question is in the corpus);
-``unclear`` (no content words at all).
+1. **A named thing is absent** from the whole corpus: a specific term of the part itself (a drug,
+   another procedure, an insurer, another condition; see ``Analyzer.is_specific``) that no corpus
+   word matches by stem, word family or spelling. Note: "does not mention vertebroplasty".
+2. **Nothing answers it**: the ranker's best probability over the retrieved sentences is below its
+   calibrated threshold, or — in a one-topic corpus, where every passage is about the same thing —
+   no sentence holds a fair share of the part's own words (or their clinical names,
+   ``prompts/lay_terms.yaml``) while the ranker is not confident either. The limits are calibrated
+   and stored in ``models/ranker.json``. Note: "does not say whether you will
+   be put to sleep".
+3. **The answer type is missing** (a price, a duration, a figure, a ranking; ``needs`` in
+   ``prompts/question_types.yaml``) and the retrieved sentences that answer best hold no such
+   statement. For figures (``partial: true``), when those sentences still answer the rest of the
+   part well (the ranker is confident), they are quoted and the note says what is missing ("does
+   not give figures or percentages"); otherwise the part is not answered.
+
+Verdicts for the whole message: ``answer`` (every part answered), ``partial`` (some parts, or a
+part without its figures), ``not_covered`` (on the corpus's subject, not answered there),
+``off_topic`` (nothing of it is in the corpus), ``unclear`` (no question to answer).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 
-import yaml
+import numpy as np
 
 from assistant.index import Index
+from assistant.question import Part, Question
+from assistant.ranker import FEATURES, Candidate, Cues, Ranker, features, match_share, term_weights
 from assistant.retrieve import Passage
-from assistant.text import QUESTION_FILLER, content_words, correct_typos, stem, words
+from assistant.text import STOPWORDS, content_words, near_function_word, root, stem, words
 
-TOPIC_SHARE = 0.8  # a stem in at least this share of a document's chunks is that document's topic
-OFF_TOPIC_DENSE = 0.3  # below this best passage similarity, with no shared word, the question is off-topic
-PARTIAL_DENSE = 0.35  # a partial answer needs a passage at least this close to the whole question
+TOPIC_SHARE = 0.8  # a stem in at least this share of all chunks is the corpus's topic ("kyphoplasty")
+CONFIDENT = 0.6  # quote an answer that lacks the asked-for figures only when the ranker is this sure
+NEED_WINDOW = 0.5  # sentences scoring at least this share of the best are searched for the needed statement
+OFF_TOPIC_COS = 0.25  # below this best passage similarity, with no corpus word asked, a message is off-topic
 
-_DURATION = re.compile(r"\b(\d+|one|two|three|few|several)\s*(-\s*)?(minute|hour|day|week|month|year)s?\b", re.I)
-_AMOUNT = re.compile(r"(\$|€|£|\bdollars?\b|\bcosts?\b|\bprice\b|\bfees?\b|\bpercent\b|%)", re.I)
-_COMPARATIVE = re.compile(r"\b(better|worse|safer|superior|inferior|versus|vs\.?|compared?|comparison|"
-                          r"difference between|differ from|prefer(able)?|instead of)\b", re.I)
-_ABBREVIATION = re.compile(r"((?:[A-Z][a-z]+ ){1,5}[A-Z][a-z]+) \(([A-Z]{2,6})\)")
-_SUPERLATIVE_CHOICE = re.compile(r"\b(which|who)\b.*\b(best|worst|safest|greatest)\b", re.I)
+
+@dataclass
+class PartResult:
+    """One part of a question, with the sentences that may answer it and the verdict."""
+
+    part: Part
+    passages: list[Passage]
+    scored: list[tuple[float, Candidate]]  # best first
+    covered: bool = False
+    absent: tuple[str, ...] = ()  # named things the corpus does not contain
+    unmet: tuple[str, ...] = ()  # kinds of statement asked for and not found ("what it costs")
+    best: float = 0.0  # the ranker's best probability
+    words_found: float = 0.0  # the largest share of the part's words (or their clinical names) in one sentence
+    labels: dict[str, str] = field(default_factory=dict)  # plain words for each kind of need
+    fetched: list[Passage] = field(default_factory=list)  # every passage searched
+
+    @property
+    def note(self) -> str:
+        """What the source does not cover, in words for the note ('' when fully answered)."""
+        if self.absent:
+            return "mention " + _join(self.absent)
+        if not self.covered:
+            if self.part.restated:
+                return "say " + self.part.restated
+            labels = [self.labels[n] for n in self.part.needs if n in self.labels]
+            return "cover " + _join(labels) if labels else "cover that part of your message"
+        if self.unmet:
+            return "give " + _join(self.unmet)
+        return ""
 
 
 @dataclass(frozen=True)
 class Coverage:
     verdict: str
-    focus: tuple[str, ...] = ()
-    covered: tuple[str, ...] = ()
-    missing: tuple[str, ...] = ()
-    # where each covered focus word was found: word -> [(chunk_id, sentence number)]
-    evidence: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    parts: tuple[PartResult, ...] = ()
+    notes: tuple[str, ...] = ()  # "mention vertebroplasty", "say how long recovery is"
+    missing: tuple[str, ...] = field(default=())  # the named things and needs, for the result dict
 
     @property
     def answerable(self) -> bool:
         return self.verdict in ("answer", "partial")
 
 
-class Lexicon:
-    """Lay-term synonyms, by stem."""
-
-    def __init__(self, path: Path) -> None:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
-        self.synonyms: dict[str, set[str]] = {}
-        for key, values in (data or {}).items():
-            self.synonyms.setdefault(stem(str(key)), set()).update(stem(str(v)) for v in values or [])
-
-    def learn_abbreviations(self, texts: list[str]) -> None:
-        """'Vertebral Compression Fracture (VCF)' in the corpus makes 'vcf' and those words synonyms."""
-        for text in texts:
-            for long_form, abbr in _ABBREVIATION.findall(text):
-                initials = "".join(w[0] for w in long_form.split()).lower()
-                if not initials.endswith(abbr.lower()):
-                    continue
-                long_stems = [stem(w) for w in long_form.split()[-len(abbr):]]
-                self.synonyms.setdefault(stem(abbr.lower()), set()).update(long_stems)
-                for s in long_stems:
-                    self.synonyms.setdefault(s, set()).add(stem(abbr.lower()))
-
-    def stems_for(self, word: str) -> set[str]:
-        s = stem(word)
-        return {s} | self.synonyms.get(s, set())
-
-    def expand(self, question: str) -> str:
-        """The question plus the corpus words for its lay words (for retrieval)."""
-        extra = [w for word in words(question) for w in sorted(self.synonyms.get(stem(word), ()))]
-        return f"{question} {' '.join(extra)}" if extra else question
-
-
 class Grounder:
-    """Computes a ``Coverage`` for a question against retrieved passages of one index."""
+    """Scores candidate sentences with the ranker and decides coverage, for one index."""
 
-    def __init__(self, index: Index, lexicon: Lexicon) -> None:
+    def __init__(self, index: Index, cues: Cues, ranker: Ranker) -> None:
         self.index = index
-        self.lexicon = lexicon
-        self.corpus_stems = {stem(w) for w in index.vocab}
-        self.topic_stems = _topic_stems(index)
+        self.cues = cues
+        self.ranker = ranker
+        self.corpus_stems = frozenset(s for stems in index.chunk_stems.values() for s in stems)
+        self.corpus_roots = frozenset(root(s) for s in self.corpus_stems)
+        self.topic_stems = topic_stems(index)
+        sources = {c.source for c in index.chunks}
+        self.one_topic = bool(self.topic_stems) or len(sources) == 1  # a guide about one thing, not a library
+        self.threshold = ranker.threshold_for(self.one_topic)
+        self.order = ranker.order_for(self.one_topic)
+        self._candidates: dict[str, list[Candidate]] = {}
 
-    def correct(self, question: str) -> str:
-        """Fix typos of corpus words ('kyphoplasy' -> 'kyphoplasty'), keeping everything else."""
-        def fix(match: re.Match[str]) -> str:
-            word = match.group(0)
-            if stem(word) in self.corpus_stems:  # "guide" is a real form of "guided", not a typo
-                return word
-            fixed = correct_typos([word.lower()], self.index.vocab)[0]
-            return word if fixed == word.lower() else fixed
-        return re.sub(r"[A-Za-z]{5,}", fix, question)
+    # -- evidence ----------------------------------------------------------------------------------
+    def candidates(self, passages: list[Passage]) -> list[Candidate]:
+        out: list[Candidate] = []
+        for p in passages:
+            cached = self._candidates.get(p.chunk.id)
+            if cached is None:
+                cached = self._candidates[p.chunk.id] = self._chunk_candidates(p.chunk)
+            out += [Candidate(**{**c.__dict__, "passage_cos": p.dense}) for c in cached]
+        return out
 
-    def focus_words(self, question: str) -> list[str]:
-        seen, focus = set(), []
-        for w in content_words(question):
-            s = stem(w)
-            if w in QUESTION_FILLER or s in seen:
+    def _chunk_candidates(self, chunk) -> list[Candidate]:
+        ix = self.index
+        heading_types = self.cues.heading_types(chunk.heading) if chunk.section else ()
+        return [Candidate(chunk.id, n, s.text, ix.sentence_stems[(chunk.id, n)], ix.sentence_vectors[(chunk.id, n)],
+                          0.0, ix.context_stems[chunk.id], ix.chunk_stems[chunk.id], ix.title_stems[chunk.id],
+                          heading_types, ix.position[(chunk.id, n)])
+                for n, s in enumerate(chunk.sentences)]
+
+    def score(self, part: Part, vector: np.ndarray, passages: list[Passage]) -> PartResult:
+        """Each candidate sentence's probability of answering (the ranker) and the order to quote
+        them in (``order_scores``)."""
+        cands = self.candidates(passages)
+        x = features(part, vector, cands, self.cues, self.topic_stems)
+        probs = self.ranker.probabilities(x)
+        if not cands:
+            return PartResult(part, passages, [], fetched=passages, labels=self.cues.labels)
+        need = need_shares(self, part, cands)
+        order = order_scores(x, probs, need, self.order, defining="definition" in part.types)
+        scored = sorted(zip(order.tolist(), cands), key=lambda s: (-s[0], s[1].chunk_id, s[1].n))
+        return PartResult(part, passages, scored, best=float(probs.max()),
+                          words_found=float(x[:, FEATURES.index("lex")].max()), fetched=passages, labels=self.cues.labels)
+
+    def without_topic(self, text: str) -> str:
+        """The text without the corpus's topic words ("how much does kyphoplasty cost" -> "how much does
+        cost"): in a one-topic corpus they match every sentence and say nothing about which one answers."""
+        if not self.topic_stems:
+            return text
+        kept = [w for w in text.split() if stem(re.sub(r"\W", "", w.lower())) not in self.topic_stems]
+        remaining = [w for w in kept if re.sub(r"\W", "", w.lower()) not in STOPWORDS]
+        return " ".join(kept) if remaining and len(kept) < len(text.split()) else text
+
+    # -- the decision -----------------------------------------------------------------------------
+    def absent(self, part: Part) -> tuple[str, ...]:
+        """Named things of the part that no corpus word matches (stem, word family). A word one
+        letter from a function word ("dose" for "does") may be a typo of it, so it is no evidence."""
+        missing = []
+        for t in part.specific:
+            if near_function_word(t.word):
                 continue
-            seen.add(s)
-            focus.append(w)
-        return focus
+            if (t.stem in self.corpus_stems or root(t.stem) in self.corpus_roots or t.stem in self.corpus_roots
+                    or t.alternatives & self.corpus_stems):
+                continue
+            missing.append(t.word)
+        return tuple(missing)
 
-    def assess(self, question: str, passages: list[Passage], asked: str | None = None) -> Coverage:
-        """``asked``: the question as typed, when ``question`` carries words of earlier turns;
-        only its own words can make an answer partial."""
-        focus = self.focus_words(question)
-        if not focus:
-            return Coverage("unclear")
-        keys = [(p.chunk.id, n) for p in passages for n in range(len(p.chunk.sentences))]
-        evidence: dict[str, list[tuple[str, int]]] = {}
-        for word in focus:
-            found = self._find(word, keys)
-            if found:
-                evidence[word] = found
-        # a word of a retrieved document's title ("macular" for the AMD page) is covered by it
-        titles = {stem(w) for p in passages for w in words(p.chunk.title)}
-        covered = [w for w in focus if w in evidence or stem(w) in titles]
-        missing = [w for w in focus if w not in covered]
-        unmet = self._unmet_intents(question, passages)
-        comparison = any(u.startswith("a comparison") for u in unmet)
-        asked_stems = {stem(w) for w in words(asked)} if asked else None
-        specific = [w for w in covered if stem(w) not in self.topic_stems
-                    and (asked_stems is None or stem(w) in asked_stems)]
-        in_corpus = any(self.lexicon.stems_for(w) & self.corpus_stems for w in focus)
-        best_dense = max((p.dense for p in passages), default=0.0)
-        if not missing and not unmet:
-            verdict = "answer"
-        elif (missing and len(specific) >= len(missing) and not comparison
-              and best_dense >= PARTIAL_DENSE):
-            verdict = "partial"  # answer the covered part, name the rest
-        elif not in_corpus and best_dense < OFF_TOPIC_DENSE:
-            verdict = "off_topic"
-        else:
-            verdict = "not_covered"
-        if comparison or not missing:
-            missing += unmet
-        return Coverage(verdict, tuple(focus), tuple(covered), tuple(missing), evidence)
+    def decide(self, result: PartResult) -> PartResult:
+        part = result.part
+        result.absent = self.absent(part)
+        if result.absent:
+            return result
+        if result.best < self.threshold:
+            return result  # nothing retrieved is likely to answer
+        if self.one_topic and result.words_found < self.ranker.min_words_found and result.best < self.ranker.confident:
+            return result  # no sentence says any of it, and the ranker is not sure
+        top = [c for p, c in result.scored if p >= NEED_WINDOW * result.best][:5]
+        unmet = [n for n in part.needs if not any(self.cues.evidence[n].search(c.text) for c in top)]
+        if unmet and (result.best < CONFIDENT or any(n not in self.cues.partial for n in unmet)):
+            return result  # a price, a duration or a ranking asked for and not there: not answered
+        result.unmet = tuple(self.cues.labels[n] for n in unmet)
+        result.covered = True
+        return result
 
-    def _find(self, word: str, keys: list[tuple[str, int]]) -> list[tuple[str, int]]:
-        targets = self.lexicon.stems_for(word)
-        return [k for k in keys if self.index.sentence_stems[k] & targets]
-
-    def _unmet_intents(self, question: str, passages: list[Passage]) -> list[str]:
-        """Question shapes whose answer needs a particular kind of statement in the evidence."""
-        text = " ".join(s.text for p in passages for s in p.chunk.sentences)
-        q = question.lower()
-        unmet = []
-        if re.search(r"\bhow (long|soon|quickly)\b", q) and not _DURATION.search(text):
-            unmet.append("how long it takes")
-        if re.search(r"\bhow much\b", q) and not _AMOUNT.search(text):
-            unmet.append("amounts or prices")
-        if (_COMPARATIVE.search(q) or _SUPERLATIVE_CHOICE.search(q)) and not _COMPARATIVE.search(text):
-            unmet.append("a comparison of which is better")
-        return unmet
+    def assess(self, question: Question, results: list[PartResult]) -> Coverage:
+        results = [self.decide(r) for r in results]
+        if not any(r.part.terms or r.part.types for r in results):
+            return Coverage("unclear", tuple(results))
+        notes = tuple(r.note for r in results if r.note)
+        missing = tuple(x for r in results for x in (r.absent or r.unmet or (() if r.covered else (r.part.restated,))))
+        if all(r.covered for r in results):
+            return Coverage("partial" if notes else "answer", tuple(results), notes, missing)
+        if any(r.covered for r in results):
+            return Coverage("partial", tuple(results), notes, missing)
+        in_corpus = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
+                        for r in results for t in r.part.terms)
+        best_cos = max((p.dense for r in results for p in r.passages), default=0.0)
+        verdict = "off_topic" if not in_corpus and best_cos < OFF_TOPIC_COS else "not_covered"
+        return Coverage(verdict, tuple(results), notes, missing)
 
 
-def _topic_stems(index: Index) -> set[str]:
-    """Stems found in most chunks of a document (and title words): what the document is about."""
-    by_doc: dict[str, list[set[str]]] = {}
-    topic: set[str] = set()
+def need_shares(grounder: Grounder, part: Part, candidates: list[Candidate]) -> np.ndarray:
+    """Each candidate's share of the words the patient asked about: their own words when they used
+    any beyond the corpus's topic, else the words carried from earlier; topic words never count."""
+    topic = grounder.topic_stems
+    asked = part.asked_terms if any(t.stem not in topic for t in part.asked_terms) else part.terms
+    terms = term_weights(replace(part, terms=asked), topic, topic=0.0)
+    return np.array([match_share(terms, c.stems) for c in candidates])
+
+
+def order_scores(x: np.ndarray, probs: np.ndarray, need: np.ndarray, weights: dict[str, float],
+                 defining: bool = False) -> np.ndarray:
+    """Where each candidate goes in the answer. The ranker, trained on whole answer pages, judges
+    passages well but not the sentences inside one; so its probability (relative to the best) is
+    blended with the sentence's own similarity and its share of the question's words (``need``; the
+    corpus's topic words left out) relative to the best candidate's, the cue words of the answer
+    type, a section's first sentence for "what is ...?", and a penalty for "It ..."/"They ..."."""
+    cos = x[:, FEATURES.index("cos")]
+    span = float(cos.max() - cos.min()) or 1.0
+    parts = {"prob": probs / (probs.max() or 1.0), "cos": (cos - cos.min()) / span,
+             "lex": need / need.max() if need.max() > 0 else np.zeros_like(need),
+             "type": x[:, FEATURES.index("type_answer")], "anaphoric": -x[:, FEATURES.index("anaphoric")],
+             "first": x[:, FEATURES.index("position")] * float(defining)}
+    return sum(weights.get(name, 0.0) * value for name, value in parts.items())
+
+
+def topic_stems(index: Index) -> set[str]:
+    """Stems in at least half of all chunks (titles included): what the whole corpus is about."""
+    if len(index.chunks) < 2:
+        return set()
+    counts: dict[str, int] = {}
     for chunk in index.chunks:
-        by_doc.setdefault(chunk.source, []).append({stem(w) for w in words(chunk.text)})
-        topic |= {stem(w) for w in content_words(chunk.title)}
-    for chunk_stems in by_doc.values():
-        if len(chunk_stems) < 3:
-            continue
-        counts: dict[str, int] = {}
-        for stems in chunk_stems:
-            for s in stems:
-                counts[s] = counts.get(s, 0) + 1
-        topic |= {s for s, n in counts.items() if n / len(chunk_stems) >= TOPIC_SHARE}
-    return topic
+        for s in {stem(w) for w in content_words(chunk.embedding_text())}:
+            counts[s] = counts.get(s, 0) + 1
+    return {s for s, n in counts.items() if n / len(index.chunks) >= TOPIC_SHARE}
+
+
+def _join(items) -> str:
+    items = list(dict.fromkeys(items))
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
+
+
+__all__ = ["Coverage", "Grounder", "PartResult", "topic_stems", "words"]

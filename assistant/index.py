@@ -79,10 +79,25 @@ class Index:
 
     def __post_init__(self) -> None:
         self._by_id = {c.id: c for c in self.chunks}
-        # stems of every sentence, keyed like sentence_vectors: shared by coverage and scoring
-        self.sentence_stems: dict[tuple[str, int], frozenset[str]] = {
-            (c.id, n): frozenset(stem(w) for w in words(s.text)) for c in self.chunks for n, s in enumerate(c.sentences)
-        }
+        # what the ranker reads about each sentence and passage, analysed once when the index opens
+        self.sentence_stems: dict[tuple[str, int], frozenset[str]] = {}
+        self.position: dict[tuple[str, int], int] = {}  # sentence number within its section
+        self.chunk_stems: dict[str, frozenset[str]] = {}  # passage text, heading and title
+        self.context_stems: dict[str, frozenset[str]] = {}  # heading and title
+        self.title_stems: dict[str, frozenset[str]] = {}
+        section_count: dict[tuple[str, str], int] = {}
+        for c in self.chunks:
+            context = frozenset(stem(w) for w in words(f"{c.title} {c.section}"))
+            self.context_stems[c.id] = context
+            self.title_stems[c.id] = frozenset(stem(w) for w in words(c.title) if w not in STOPWORDS)
+            stems: set[str] = set(context)
+            for n, s in enumerate(c.sentences):
+                self.sentence_stems[(c.id, n)] = frozenset(stem(w) for w in words(s.text))
+                stems |= self.sentence_stems[(c.id, n)]
+                key = (c.source, c.section)
+                self.position[(c.id, n)] = section_count.get(key, 0)
+                section_count[key] = section_count.get(key, 0) + 1
+            self.chunk_stems[c.id] = frozenset(stems)
 
 
 def expected_manifest(settings: Settings, corpus: Corpus) -> Manifest:

@@ -1,31 +1,61 @@
-"""History-aware query rewriting, without a language model.
+"""Follow-ups, resolved without a language model.
 
-A follow-up such as "what causes it?" or "which of them works outpatient?" cannot be retrieved on
-its own. ``HeuristicRewriter`` replays the conversation's user turns, keeping a *topic* (the
-content words of the last self-contained question): a follow-up (a pronoun such as it/they/them,
-an opening such as "and"/"what about", or a question with no content word) is searched as
-the question plus that topic, and the topic carries on. A self-contained question starts a new
-topic, so old turns never pollute it.
+"tell me more about the second one", "and the last one?", "is that why she's lost height?",
+"sorry, what was that about training?", "what causes it?": none of these can be searched alone.
+``HeuristicRewriter.resolve`` replays the conversation and returns a ``Resolution``:
 
-Any object with ``rewrite(question, history) -> str`` can replace it (an LLM-based rewriter, say):
-pass it to ``build_chain(rewriter=...)``.
+- ``text``: the question with list references replaced by what they point at. Ordinals ("the
+  second one", "the last", "number two") and "the other two" are resolved against the enumeration
+  ("A, B and C") of the previous answer;
+- ``context``: when the question refers back (a pronoun, "that", an opening such as "and"/"what
+  about", or no word of its own), the subject of the earlier exchange it fits best: the one whose
+  question and answer share most words with it ("what was that about training?" finds the answer
+  that mentioned training), else the latest. A self-contained question needs no context.
+
+The chain searches ``text`` plus ``context``; context words weigh less than the patient's own.
+Any object with ``rewrite(question, history) -> str`` can replace this class (a model-based
+rewriter, say): pass it to ``build_chain(rewriter=...)``; its text is then searched as it is.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Protocol
 
-from assistant.text import QUESTION_FILLER, content_words
+from assistant.question import QUESTION_FILLER
+from assistant.text import content_words, stem
 
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
 
 _ANAPHORA = re.compile(
-    r"\b(it|its|it's|they|them|their|theirs|those|these|this one|that one|he|she|his|her|him|"
-    r"the procedure|the operation|the condition|the fracture|the same)\b", re.I)
+    r"\b(it|its|it's|they|them|their|theirs|those|these|this|that|he|she|his|her|him|"
+    r"the procedure|the operation|the condition|the fracture|the same|this one|that one)\b", re.I)
 _ELLIPSIS = re.compile(r"^\W*(and|also|what about|how about|and what about|what else|anything else|"
-                       r"more|tell me more|why|how come|so|then|which ones?|which of)\b", re.I)
-_WHAT_ABOUT = re.compile(r"^\W*(and )?(what|how) about\b", re.I)
+                       r"more|tell me more|why|how come|so|then|which ones?|which of|sorry|or|plus|but)\b", re.I)
+_ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
+             "fifth": 4, "5th": 4, "last": -1, "final": -1, "latter": -1, "former": 0, "middle": "middle"}
+_NUMBERS = {"one": 0, "two": 1, "three": 2, "four": 3, "five": 4, "1": 0, "2": 1, "3": 2, "4": 3, "5": 4}
+_ORDINAL = re.compile(
+    r"\b(?:the\s+)(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|final|latter|former|middle)"
+    r"(?:\s+(?:one|ones|option|type|kind|group|specialist|specialty|doctor|surgeon|thing|item|cause|reason|point))?\b"
+    r"|\b(?:first|second|third|last)\s+one\b|\bnumber\s+(one|two|three|four|five|[1-5])\b", re.I)
+# after "the second ...", these words still let it be a list reference ("the second one you mentioned")
+_AFTER_ORDINAL = frozenset("""you u i we they it on in of about mentioned said listed named again please then too is
+    was are were do does did can could would will should there here and or but so""".split())
+_OTHERS = re.compile(r"\b(?:the\s+)?other\s+(two|three|ones|ones you (?:mentioned|said)|others)\b|\bthe others\b", re.I)
+_ENUMERATION = re.compile(
+    r"(?:\b(?:are|include|includes|including|such as|namely|like)\b|:)\s+"
+    r"((?:[^,.;:()\[\]]{2,60},\s+)+(?:and|or)\s+[^,.;:()\[\]]{2,60}|[^,.;:()\[\]]{2,60},?\s+(?:and|or)\s+[^,.;:()\[\]]{2,60})",
+    re.I)
+_CITATION = re.compile(r"\s*\[\d+\]")
+_CHOICE = re.compile(r"\bwhich (of (them|these|those|the \w+)|ones?)\b|\bwho of them\b", re.I)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    text: str  # the question, list references replaced
+    context: str = ""  # the earlier subject it refers back to
 
 
 class QueryRewriter(Protocol):
@@ -33,26 +63,107 @@ class QueryRewriter(Protocol):
 
 
 class HeuristicRewriter:
-    """Resolves follow-ups by carrying the topic of the last self-contained question."""
+    """Resolves list references and carries the subject of the exchange a follow-up refers to."""
 
     def rewrite(self, question: str, history: list[Turn]) -> str:
-        topic: list[str] = []
-        previous: list[str] = []
-        for text in [t for role, t in history if role == "user"] + [question]:
-            words = [w for w in content_words(text) if w not in QUESTION_FILLER]
-            if is_follow_up(text) and topic:
-                carried = previous if _WHAT_ABOUT.search(text) else topic
-                resolved = [w for w in carried if w not in words]
-                query = f"{text} {' '.join(resolved)}".strip()
-                previous = words + resolved
-            else:
-                query = text
-                if words:
-                    topic = words
-                previous = words
-        return query
+        r = self.resolve(question, history)
+        return f"{r.text} {r.context}".strip()
+
+    def resolve(self, question: str, history: list[Turn]) -> Resolution:
+        exchanges: list[tuple[str, str, str]] = []  # (resolved question, its context, the answer)
+        pending: str | None = None
+        for role, text in history:
+            if role == "user":
+                if pending is not None:
+                    exchanges.append(self._resolve_one(pending, exchanges) + ("",))
+                pending = text
+            elif role == "assistant" and pending is not None:
+                exchanges.append(self._resolve_one(pending, exchanges) + (text,))
+                pending = None
+        if pending is not None:
+            exchanges.append(self._resolve_one(pending, exchanges) + ("",))
+        text, context = self._resolve_one(question, exchanges)
+        return Resolution(text, context)
+
+    def _resolve_one(self, question: str, exchanges: list[tuple[str, str, str]]) -> tuple[str, str]:
+        if not exchanges:
+            return question, ""
+        last_question = exchanges[-1][0]
+        items = next((found for _, _, answer in reversed(exchanges) if (found := list_items(answer))), [])
+        if not items and exchanges[-1][2]:  # no list: "the first one you said" is the answer's first statement
+            items = [_gist(s) for s in re.split(r"(?<=[.!?])\s+", _CITATION.sub("", exchanges[-1][2])) if s.strip()]
+        text = resolve_list_references(question, items, last_question)
+        if not refers_back(text) and text == question:
+            return question, ""
+        own = {stem(w) for w in content_words(text) if w not in QUESTION_FILLER}
+        best, best_score = len(exchanges) - 1, 0.0
+        for i, (q, ctx, answer) in enumerate(exchanges):
+            words_there = {stem(w) for w in content_words(f"{q} {ctx} {answer}")}
+            score = len(own & words_there) + 0.01 * i  # ties go to the latest
+            if own & words_there and score > best_score:
+                best, best_score = i, score
+        q, ctx, _ = exchanges[best]
+        subject = [w for w in content_words(f"{q} {ctx}") if w not in QUESTION_FILLER]
+        if items and _CHOICE.search(text):  # "which of them ...?": the answer names one of the listed things
+            subject += [w for item in items for w in content_words(item)]
+        mine = {stem(w) for w in content_words(text)}
+        context = " ".join(dict.fromkeys(w for w in subject if stem(w) not in mine))
+        return text, context
+
+
+def _gist(sentence: str, n: int = 3) -> str:
+    """The most specific words of a sentence ('osteoporosis bone density'), to stand for it in a search."""
+    from assistant.text import zipf
+
+    words = [w for w in dict.fromkeys(content_words(sentence)) if w not in QUESTION_FILLER]
+    return " ".join(sorted(words, key=zipf)[:n])
+
+
+def refers_back(question: str) -> bool:
+    own = [w for w in content_words(question) if w not in QUESTION_FILLER]
+    return bool(_ANAPHORA.search(question) or _ELLIPSIS.search(question) or not own)
 
 
 def is_follow_up(question: str) -> bool:
-    words = [w for w in content_words(question) if w not in QUESTION_FILLER]
-    return bool(_ANAPHORA.search(question) or _ELLIPSIS.search(question) or not words)
+    return refers_back(question) or bool(_ORDINAL.search(question) or _OTHERS.search(question))
+
+
+def list_items(answer: str) -> list[str]:
+    """The first enumeration ("A, B, and C") or bulleted list of an answer, as items."""
+    text = _CITATION.sub("", answer)
+    bullets = [m.group(1).strip() for m in re.finditer(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$", text, re.M)]
+    if len(bullets) >= 2:
+        return bullets
+    for m in _ENUMERATION.finditer(text):
+        parts = re.split(r",\s+(?:and\s+|or\s+)?|\s+(?:and|or)\s+", m.group(1))
+        items = [re.sub(r"^(?:the|a|an)\s+", "", p.strip(), flags=re.I) for p in parts if p.strip()]
+        if 2 <= len(items) <= 8 and all(len(i.split()) <= 6 for i in items):
+            return items
+    return []
+
+
+def resolve_list_references(question: str, items: list[str], previous_question: str = "") -> str:
+    """'tell me about the second one' -> 'tell me about Orthopedic Spine Surgeons'."""
+    if not items:
+        return question
+
+    def ordinal(m: re.Match[str]) -> str:
+        after = re.match(r"\s*([A-Za-z']+)", question[m.end():])
+        if after and after.group(1).lower() not in _AFTER_ORDINAL:
+            return m.group(0)  # "the first time", "the last week": not a list reference
+        if m.group(2):
+            index = _NUMBERS.get(m.group(2).lower())
+        else:
+            index = _ORDINALS.get((m.group(1) or m.group(0).split()[0]).lower())
+        if index == "middle":
+            index = len(items) // 2
+        if index is None or not -len(items) <= index < len(items):
+            return m.group(0)
+        return items[index]
+
+    def others(m: re.Match[str]) -> str:
+        mentioned = {stem(w) for w in content_words(previous_question)}
+        rest = [i for i in items if not {stem(w) for w in content_words(i)} & mentioned] or items[1:]
+        return " and ".join(rest)
+
+    return _OTHERS.sub(others, _ORDINAL.sub(ordinal, question))

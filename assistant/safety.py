@@ -1,13 +1,17 @@
 """Patient-safety and conversation checks that run before retrieval, all deterministic.
 
 - ``urgent``: red-flag symptoms (``prompts/urgent.yaml``) -> urgent-care advice before anything else.
+  Each red-flag group is recognised by its patterns *or* by embedding similarity to its exemplar
+  phrasings (closer than a threshold, and closer than to every "calm" exemplar by a margin), so
+  mild lay wordings are caught. A match counts only in a clause about someone now (a person or a
+  time is named) that is not a general or hypothetical question.
 - ``small_talk``: greetings, thanks, "what can you do?" -> a short friendly reply.
 - ``injection``: attempts to change the instructions -> they change nothing; a message that is
   only such an attempt gets a fixed reply, otherwise the rest of the message is answered normally.
 - ``decision``: "should I...?" -> the guide's information plus "discuss it with your doctor".
 - ``clean``: control characters and HTML/markup are removed from the question before use.
 
-Regular expressions live in the prompt files so staff can extend them with a test case each.
+Patterns and exemplars live in the prompt files so staff can extend them with a test case each.
 """
 
 from __future__ import annotations
@@ -15,11 +19,16 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+
+import nh3
+import numpy as np
 
 from assistant.prompts import Prompts
 
-_TAG = re.compile(r"<\s*(script|style)[^>]*>.*?<\s*/\s*\1\s*>|<[^>]{0,500}>", re.I | re.S)
+_SENTENCES = re.compile(r"(?<=[.?!;])\s+|\n+|\s+but\s+")
+_PIECES = re.compile(r",\s*|\s+(?:and|so|now)\s+(?=(?:i|my|he|she|it|his|her|mum|dad|now|since)\b)|\s+-\s+")
 
 
 @dataclass(frozen=True)
@@ -32,13 +41,24 @@ class Screening:
 
 
 class Safety:
-    def __init__(self, prompts: Prompts, source_name: str) -> None:
+    def __init__(self, prompts: Prompts, source_name: str,
+                 embed: Callable[[list[str]], np.ndarray] | None = None,
+                 embed_fixed: Callable[[list[str]], np.ndarray] | None = None) -> None:
+        """``embed``: texts -> unit vectors; ``embed_fixed`` the same for the fixed exemplar lists (it
+        may read them from a cache). Without ``embed`` only the patterns are used."""
         self.source_name = source_name
         urgent = prompts.data("urgent.yaml")
         self.advice: str = urgent["advice"].strip()
-        self._rules = [(r["name"], re.compile(r["pattern"].strip(), re.I | re.S), bool(r.get("personal")))
-                       for r in urgent["rules"]]
+        self._groups = [(g["name"], [re.compile(p.strip(), re.I) for p in g["patterns"]], g.get("exemplars") or [])
+                        for g in urgent["groups"]]
+        self._calm: list[str] = urgent.get("calm") or []
+        self._threshold, self._margin = float(urgent["threshold"]), float(urgent["margin"])
         self._personal = re.compile(urgent["personal"].strip(), re.I)
+        self._current = re.compile(urgent["current"].strip(), re.I)
+        self._general = re.compile(urgent["general"].strip(), re.I)
+        self._embed = embed
+        self._embed_fixed = embed_fixed or embed
+        self._exemplars: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         talk = prompts.data("conversation.yaml")
         self._talk = {k: (re.compile(v["pattern"].strip(), re.I), v.get("reply", "")) for k, v in talk.items()
                       if isinstance(v, dict) and k in ("greeting", "thanks", "goodbye", "capabilities")}
@@ -48,16 +68,60 @@ class Safety:
         self.injection_reply: str = talk["injection"]["reply"].format(source_name=source_name)
         self.disclaimer: str = talk["disclaimer"].format(source_name=source_name)
 
-    def screen(self, question: str) -> Screening:
-        urgent = self.urgent(question)
+    def screen(self, question: str, urgent: tuple[str, ...] | None = None) -> Screening:
+        """``urgent``: red flags already found (``red_flags``); computed here when not given."""
+        urgent = self.urgent(question) if urgent is None else urgent
         injection, rest = self.strip_injection(question)
         return Screening(urgent, None if urgent else self.small_talk(rest), injection, rest,
                          bool(self._decision.search(rest)))
 
+    def warm_up(self) -> None:
+        """Embed the exemplars now (from the cache when it has them), not at the first message."""
+        self.similar([], np.zeros((0, 1), dtype=np.float32))
+
     def urgent(self, message: str) -> tuple[str, ...]:
-        personal = bool(self._personal.search(message))
-        return tuple(name for name, rx, needs_personal in self._rules
-                     if rx.search(message) and (personal or not needs_personal))
+        """Names of the red-flag groups the message describes as happening now."""
+        found, pieces = self.red_flags(message)
+        if not pieces or self._embed is None:
+            return found
+        return found + tuple(g for g in self.similar(pieces, self._embed(pieces)) if g not in found)
+
+    def red_flags(self, message: str) -> tuple[tuple[str, ...], list[str]]:
+        """(groups whose patterns match a clause about someone now, the clauses and pieces of clauses
+        to compare with the exemplars; the caller embeds them, with whatever else it embeds)."""
+        sentences = [c.strip() for c in _SENTENCES.split(message) if c and c.strip()]
+        live = [c for c in sentences if self._about_someone_now(c, message)]
+        found = tuple(name for name, patterns, _ in self._groups if any(p.search(c) for p in patterns for c in live))
+        pieces = live + [p.strip() for c in live for p in _PIECES.split(c) if p and len(p.split()) >= 3 and p.strip() != c]
+        return found, pieces
+
+    def similar(self, pieces: list[str], vectors: np.ndarray) -> list[str]:
+        """Red-flag groups whose exemplars a piece resembles (and resembles more than the calm ones)."""
+        if self._embed_fixed is None:
+            return []
+        if self._exemplars is None:
+            texts = [e for _, _, exemplars in self._groups for e in exemplars]
+            owner = np.array([i for i, (_, _, exemplars) in enumerate(self._groups) for _ in exemplars])
+            fixed = self._embed_fixed(texts + self._calm)
+            self._exemplars = (fixed[: len(texts)], owner, fixed[len(texts):])
+        if not pieces:
+            return []
+        exemplars, owner, calm = self._exemplars
+        sims = vectors @ exemplars.T
+        calm_best = (vectors @ calm.T).max(axis=1) if len(calm) else np.full(len(pieces), -1.0)
+        found = []
+        for row, calm_sim in zip(sims, calm_best):
+            for g, (name, _, _) in enumerate(self._groups):
+                best = float(row[owner == g].max()) if (owner == g).any() else -1.0
+                if best >= self._threshold and best >= calm_sim + self._margin and name not in found:
+                    found.append(name)
+        return found
+
+    def _about_someone_now(self, clause: str, message: str) -> bool:
+        current = bool(self._current.search(clause))
+        if self._general.search(clause) and not current:
+            return False  # "can kyphoplasty cause leg numbness?", "what if my legs go numb?"
+        return current or bool(self._personal.search(clause)) or not self._personal.search(message)
 
     def small_talk(self, message: str) -> str | None:
         """A reply when the message is only a greeting, thanks, goodbye or a question about the bot."""
@@ -77,23 +141,34 @@ class Safety:
         if not self._injection.search(message):
             return False, message
         parts = _CLAUSES.split(message)
-        kept = [p for p in parts if p and not self._injection.search(p)]
+        # with an injection present, an order to say something ("tell me it's 100% safe", "end every reply
+        # with ...") belongs to it; a real question ("tell me who does it") stays
+        kept = [p for p in parts if p and not self._injection.search(p)
+                and not (_ORDER_TO_SAY.search(p) and not _ASKS.search(p))]
         return True, " ".join(kept).strip()
 
 
+_ORDER_TO_SAY = re.compile(r"^\W*(?:please\s+)?(?:tell (?:me|us|them|everyone)|say|write|reply|respond|answer|confirm|state|"
+                           r"claim|declare|add|append|put|start|begin|end|finish|include|mention|print|output)\b", re.I)
+_ASKS = re.compile(r"\?|^\W*(?:please\s+)?tell (?:me|us) (?:about |more about )?"
+                   r"(?:what|who|how|why|when|where|which|whether|if)\b", re.I)
 # sentence ends, or "and/then/but" before a new question: where an injected instruction stops
-_CLAUSES = re.compile(r"(?<=[.!?;:])\s+|\s+(?:and then|and|then|but)\s+"
+_CLAUSES = re.compile(r"(?<=[.!?;:])\s+|(?<=[.!?;:]['\"”’)\]])\s+|\s+(?:and then|and|then|but)\s+"
                       r"(?=(?:tell|what|who|how|which|where|when|why|is|are|can|do|does)\b)")
 _FILLER = set("""a an the and or so well ok okay oh please you u there bot assistant again very much
 so lot lots for all your it this that is are me i my just really today so much again""".split())
 
 
 def clean(text: str) -> str:
-    """Plain text from whatever was pasted: markup removed, entities decoded, control chars dropped."""
-    text = html.unescape(_TAG.sub(" ", text))
-    text = _TAG.sub(" ", text)  # markup that was entity-encoded
+    """Plain text from whatever was pasted: markup removed, entities decoded, control chars dropped.
+    Only real tags go ("<2 days ago ... fever > 39C" keeps its words); ``nh3`` runs in linear time."""
+    text = html.unescape(_strip_tags(html.unescape(_strip_tags(text))))  # twice: markup may be entity-encoded
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # markdown links and images: keep the words
     text = re.sub(r"\b(?:javascript|vbscript|data|https?|ftp|file):\S*|\bwww\.\S+", " ", text, flags=re.I)
     text = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
-    text = re.sub(r"[`*_#>\[\]{}|~]+", " ", text)  # markdown punctuation carries no meaning here
+    text = re.sub(r"[`*_#\[\]{}|~]+", " ", text)  # markdown punctuation carries no meaning here ("<", ">" may: "> 39C")
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _strip_tags(text: str) -> str:
+    return nh3.clean(text, tags=set(), clean_content_tags={"script", "style"})

@@ -1,15 +1,25 @@
-"""Small, dependency-free text helpers shared by retrieval, answering and the evals.
+"""Word knowledge shared by every stage: tokens, stems, derivational matches, word frequency, spelling.
 
-Tokenising, a light suffix-stripping stemmer (used the same way on questions and passages, so it
-only needs to be consistent, not linguistically exact), stop words and typo correction against the
-corpus vocabulary. No models here.
+- ``stem``: the Snowball (Porter2) English stemmer after British→American spelling normalisation
+  (orthopaedic/orthopedic, centre/center, anaesthesia/anesthesia), so both spellings meet.
+- ``related``: 1.0 for the same stem, ``DERIVED`` for the same word family ("treatment"/"treat",
+  "certificates"/"certification", "radiologist"/"radiology"): one stem is the other plus an English
+  derivational suffix. A mere shared prefix is not enough ("vertebroplasty" is not "vertebral").
+- ``zipf``: general-English frequency from ``wordfreq`` (7 = "the", 3 = rare, 0 = unknown): tells
+  everyday words ("matter", "worth") from specific ones.
+- ``Speller``: corrects a word only when it is not an English word at all (``wordfreq`` has never
+  seen it) and a corpus word is close: "kyphoplasy" -> "kyphoplasty". "plain" stays "plain".
+
+No models and nothing heavy at import; ``wordfreq`` loads its table on first use (~0.2 s).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
+from collections.abc import Iterable
 from functools import lru_cache
+
+import snowballstemmer
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
@@ -24,21 +34,28 @@ STOPWORDS = frozenset(
     this those through to too under until up very was wasn't we we'd we'll we're we've were weren't what
     what's when when's where where's which while who who's whom why why's with won't would wouldn't you
     you'd you'll you're you've your yours yourself yourselves
-    tell explain know want like please thanks thank hi hello hey yes okay ok really just get got
-    us much many lot lots something anything thing things kind sort way done does did doing
-    usually typically often generally normally actually exactly basically also
     whats hows whos wheres whens whys im ive id dont doesnt didnt cant isnt arent wont thats theres youre
-    dad mum mom mother father husband wife son daughter partner grandma grandpa friend enough
-    will shall may might must need needs able one ones someone somebody anyone people person""".split()
+    will shall may might must yes no ok okay oh please thanks thank hi hello hey dear""".split()
 )
 
-# Generic question words that never decide what a question is about ("how long", "what kind").
-QUESTION_FILLER = frozenset(
-    """time long much many kind type sort way part mean means meaning work works working happen happens
-    go goes going use used make makes take takes taking big small little large another afterwards
-    afterward later next whole entire"""
-    .split()
-)
+# English derivational suffixes as they look after Snowball stemming ("treatment" -> "treatment",
+# "treat" -> "treat"; "radiology"/"radiologist" -> "radiolog"/"radiologist"). A general list from
+# English morphology, not from any corpus.
+DERIVATIONAL = ("ment", "ation", "ition", "ion", "ial", "al", "ical", "ic", "ist", "ism", "iti", "ity", "er", "or",
+                "ive", "ant", "ent", "ance", "ence", "ous", "ful", "less", "abl", "ibl", "ure", "ician", "ize", "ti", "i")
+_LONGER_ROOT = {"i": 6, "ti": 5, "er": 5, "or": 5}  # 'diagnosi' -> 'diagnos'; not 'number' -> 'numb'
+DERIVED = 0.8  # how much a same-family word counts against the same stem
+EVERYDAY_ZIPF = 4.5  # words at least this common in English are everyday words, never "specific"
+UNKNOWN_ZIPF = 1.0  # below this, wordfreq has (almost) never seen the word: a typo or a rare name
+COMMON_WORDS = 12000  # how many of the commonest English words a rare word may be a typo of
+COMMON_TYPO_GAP = 2.5  # a known word one edit from a corpus word 10**2.5 times commoner is a common typo ("symtoms")
+
+# British -> American spellings, applied before stemming (medical words mostly).
+_SPELLING = ((re.compile(r"^(an|h|orthop|p|gyn|encyclop|leuk|septic|diarrh|oed|oes|ortho)ae"), r"\1e"),
+             (re.compile(r"^oe"), "e"), (re.compile(r"^paed"), "ped"), (re.compile(r"([^aeiou])our$"), r"\1or"),
+             (re.compile(r"([^aeiou])tre$"), r"\1ter"), (re.compile(r"([^aeiou])tres$"), r"\1ters"),
+             (re.compile(r"ae(mia|mic|mat|mo|stat|sthe|di)"), r"e\1"), (re.compile(r"yse$"), "yze"))
+_STEMMER = snowballstemmer.stemmer("english")
 
 
 def words(text: str) -> list[str]:
@@ -46,30 +63,37 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower().replace("’", "'"))
 
 
-@lru_cache(maxsize=65536)
+def american(word: str) -> str:
+    for rx, repl in _SPELLING:
+        word = rx.sub(repl, word)
+    return word
+
+
+@lru_cache(maxsize=131072)
 def stem(word: str) -> str:
-    """A light, consistent stemmer: 'performs'/'performed'/'performing' -> 'perform'."""
+    """'performs'/'performed'/'performing' -> 'perform'; 'centre'/'center' -> 'center'."""
     w = word.lower().replace("’", "'")
     if w.endswith("'s"):
         w = w[:-2]
-    w = w.replace("paed", "ped").replace("haem", "hem").replace("oesoph", "esoph")
-    if len(w) <= 3:
-        return w
-    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("ness", ""), ("ment", ""), ("ingly", ""),
-                         ("edly", ""), ("ing", ""), ("ied", "y"), ("ed", ""), ("ly", ""),
-                         ("es", "e"), ("s", "")):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            if suffix == "s" and w.endswith(("ss", "us", "is")):
-                break
-            w = w[: -len(suffix)] + repl
-            break
-    if w.endswith("sis") and len(w) > 5:
-        w = w[:-2]  # 'diagnosis' -> 'diagnos', like 'diagnose' and 'diagnosed'
-    if w.endswith("e") and len(w) > 4:
-        w = w[:-1]
-    if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "lsz":
-        w = w[:-1]  # 'stopp' -> 'stop'
-    return w
+    return _STEMMER.stemWord(american(w))
+
+
+@lru_cache(maxsize=131072)
+def root(s: str) -> str:
+    """A stem without its derivational suffix ('treatment' -> 'treat'), kept at least 4 letters."""
+    for suffix in sorted(DERIVATIONAL, key=len, reverse=True):
+        if s.endswith(suffix) and len(s) - len(suffix) >= _LONGER_ROOT.get(suffix, 4):
+            return s[: -len(suffix)]
+    return s
+
+
+def related(a: str, b: str) -> float:
+    """How well stem ``a`` matches stem ``b``: 1 same stem, ``DERIVED`` same family, else 0."""
+    if a == b:
+        return 1.0
+    if len(a) >= 4 and len(b) >= 4 and (root(a) == root(b) or root(a) == b or root(b) == a):
+        return DERIVED
+    return 0.0
 
 
 def content_words(text: str) -> list[str]:
@@ -81,24 +105,108 @@ def content_stems(text: str) -> list[str]:
     return [stem(w) for w in content_words(text)]
 
 
-def correct_typos(tokens: list[str], vocabulary: frozenset[str]) -> list[str]:
-    """Replace words unknown to the corpus by their closest corpus word, when one is close enough.
+@lru_cache(maxsize=131072)
+def zipf(word: str) -> float:
+    """General-English frequency on the Zipf scale (wordfreq): 'the' 7.7, 'matter' 5.4, 'kyphosis' 1.8."""
+    from wordfreq import zipf_frequency
 
-    'kyphoplasy' -> 'kyphoplasty', 'nuerosurgeon' -> 'neurosurgeon'. Short words are left alone:
-    a three-letter word is too easily turned into another real word.
+    return zipf_frequency(word, "en")
+
+
+def is_english(word: str) -> bool:
+    """A real English word (or a name wordfreq knows): never to be 'corrected'."""
+    return zipf(word) >= UNKNOWN_ZIPF
+
+
+class Speller:
+    """Corrects typos of corpus words, and nothing else.
+
+    A token is corrected only when it is not a corpus word, a corpus word is within a small edit
+    distance (scaled by length), and the token is not a real English word — unless it is one edit
+    from a corpus word hundreds of times commoner (web text knows "symtoms" too). Short tokens
+    (< 4 letters) and tokens with digits ("ADCY5") are left alone.
     """
-    out = []
-    for token in tokens:
-        if token in vocabulary or len(token) < 5 or token in STOPWORDS:
-            out.append(token)
-            continue
-        out.append(_closest(token, vocabulary) or token)
-    return out
+
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        self.vocabulary = frozenset(w for w in vocabulary if len(w) >= 3)
+        self._by_initial: dict[str, list[str]] = {}
+        for w in sorted(self.vocabulary):
+            self._by_initial.setdefault(w[0], []).append(w)
+
+    def correct_word(self, token: str) -> str:
+        t = token.lower()
+        if len(t) < 4 or t in self.vocabulary or not t.isalpha():
+            return token
+        fixed = self._closest(t)
+        if fixed is None:
+            return token
+        if is_english(t) and not (zipf(fixed) - zipf(t) >= COMMON_TYPO_GAP and _edits(t, fixed) <= 1):
+            return token  # a real word ("plain", "injection"), not a typo of a corpus word
+        return fixed
+
+    def correct(self, text: str) -> str:
+        """The text with typos of corpus words fixed; everything else kept as it was."""
+        return re.sub(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]", lambda m: self._token(m.group(0)), text)
+
+    def _token(self, token: str) -> str:
+        if len(token) < 4 or not token.isalpha():
+            return token  # "ADCY5", "CoA-3", short words: names and codes, never typos
+        return self.correct_word(token)
+
+    @lru_cache(maxsize=8192)  # noqa: B019 - one Speller per index, kept for the process
+    def _closest(self, token: str) -> str | None:
+        from rapidfuzz.distance import DamerauLevenshtein
+
+        limit = 1 if len(token) < 6 else 2 if len(token) < 10 else 3
+        best, best_d = None, limit + 1
+        for initial in {token[0], *(_SOUND_ALIKE.get(token[0], ""))}:
+            for w in self._by_initial.get(initial, ()):
+                if abs(len(w) - len(token)) > limit:
+                    continue
+                d = DamerauLevenshtein.distance(token, w, score_cutoff=limit)
+                if d < best_d or (d == best_d and best is not None and zipf(w) > zipf(best)):
+                    best, best_d = w, d
+        return best
 
 
-@lru_cache(maxsize=4096)
-def _closest(token: str, vocabulary: frozenset[str]) -> str | None:
-    cutoff = 0.88 if len(token) < 8 else 0.85  # "medicare" must not become "medical" (0.8)
-    candidates = sorted(v for v in vocabulary if abs(len(v) - len(token)) <= 2 and v[:1] == token[:1])
-    found = difflib.get_close_matches(token, candidates, n=1, cutoff=cutoff)
-    return found[0] if found else None
+@lru_cache(maxsize=8192)
+def near_common_word(word: str) -> bool:
+    """Whether a rare word is one or two letters from a common English word ('docter', 'surgen'):
+    a typo of an everyday word, not a name."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    limit = 1 if len(word) <= 6 else 2
+    for w in _common_words().get(word[:1], ()):
+        if abs(len(w) - len(word)) <= limit and DamerauLevenshtein.distance(word, w, score_cutoff=limit) <= limit:
+            return True
+    return False
+
+
+@lru_cache(maxsize=8192)
+def near_function_word(word: str) -> bool:
+    """One edit (a swap included) from a function word: 'dose'/'does', 'form'/'from', 'thier'/'their'."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    return any(len(w) >= 3 and abs(len(w) - len(word)) <= 1 and DamerauLevenshtein.distance(word, w) <= 1
+               for w in STOPWORDS if w.isalpha()) and word not in STOPWORDS
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> dict[str, list[str]]:
+    from wordfreq import top_n_list
+
+    by_initial: dict[str, list[str]] = {}
+    for w in top_n_list("en", COMMON_WORDS):  # the commonest first: all of them have Zipf >= 3.6
+        if w.isalpha() and len(w) >= 3:
+            by_initial.setdefault(w[0], []).append(w)
+    return by_initial
+
+
+def _edits(a: str, b: str) -> int:
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    return int(DamerauLevenshtein.distance(a, b))
+
+
+# First letters that patients swap when spelling by ear ("kyfoplasty", "newrosurgeon" keep theirs; "flem").
+_SOUND_ALIKE = {"c": "k", "k": "c", "f": "p", "p": "f"}

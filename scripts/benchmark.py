@@ -1,11 +1,14 @@
 """Benchmark: cold start to first answer, warm latency p50/p95, index build time and peak memory,
-on the kyphoplasty guide and on the MedQuAD dev corpus. Prints figures; asserts nothing.
+on the kyphoplasty guide, the MedQuAD dev corpus and (when built) the 2,500-answer MedQuAD
+collection. Prints figures; asserts nothing.
 
-    .venv/bin/python scripts/benchmark.py [--runs 5]
+    .venv/bin/python scripts/benchmark.py [--runs 5] [--no-peer] [--large]
 
 Each measurement runs in a fresh subprocess (cold start means a cold process: imports, model load,
-index open). Baseline in the same run: the bare embedding call for one question (the floor any
-answer pays), so the answer latency is also reported as a ratio to it.
+index open). Baselines in the same run: the bare embedding call for one question (the floor any
+answer pays; the answer latency is also given as a ratio to it), and the plain LangChain-tutorial
+pipeline (``assistant/evals/peer.py``: 1,000/200 splits, same MiniLM, Chroma, k=4, top chunk) built
+and queried on the same corpus.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDQUAD = ROOT.parent / "shared" / "benchmarks" / "medquad-seniorhealth-dev"
+LARGE = ROOT / "evals" / "medquad-large" / "corpus"
 GUIDE_QUESTIONS = [
     "Who performs kyphoplasty?", "What causes compression fractures?", "What should I ask a provider?",
     "How much does kyphoplasty cost?", "what is kyphosis", "where is the procedure done?",
@@ -41,6 +45,18 @@ out = {}
 if cfg["mode"] == "build":
     emb.warm_up()
     t = time.perf_counter(); build_index(settings, emb, force=True); out["build_s"] = time.perf_counter() - t
+elif cfg["mode"] == "peer":
+    from assistant.evals.peer import TutorialPipeline
+    emb.warm_up()
+    t = time.perf_counter(); peer = TutorialPipeline(settings.corpus_dir, emb, Path(cfg["index"]) / "peer")
+    out["build_s"] = time.perf_counter() - t
+    lat = []
+    for _ in range(cfg["runs"]):
+        for q in cfg["questions"]:
+            t = time.perf_counter(); peer.invoke({"question": q}); lat.append(time.perf_counter() - t)
+    lat.sort()
+    out["p50_ms"] = 1000 * statistics.median(lat)
+    out["p95_ms"] = 1000 * lat[int(0.95 * (len(lat) - 1))]
 else:
     from assistant.chain import build_chain
     chain = build_chain(settings, embedder=emb)
@@ -67,11 +83,12 @@ def child(cfg: dict) -> dict:
     return json.loads(run.stdout.strip().splitlines()[-1])
 
 
-def bench(name: str, corpus: Path, questions: list[str], runs: int) -> None:
+def bench(name: str, corpus: Path, questions: list[str], runs: int, peer: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         base = {"corpus": str(corpus), "index": tmp, "questions": questions, "runs": runs}
         build = child({**base, "mode": "build"})
         ask = child({**base, "mode": "ask"})
+        tutorial = child({**base, "mode": "peer"}) if peer else None
     print(f"\n{name} ({corpus})")
     print(f"  index build           {build['build_s']:8.2f} s   (peak RSS {build['peak_rss_mb']:.0f} MB)")
     print(f"  cold start → answer   {ask['cold_start_s']:8.2f} s")
@@ -80,18 +97,31 @@ def bench(name: str, corpus: Path, questions: list[str], runs: int) -> None:
     print(f"  baseline: embed one question p50 {ask['embed_p50_ms']:.1f} ms → answer/embed ratio "
           f"{ask['p50_ms'] / ask['embed_p50_ms']:.2f}")
     print(f"  peak RSS (answering)  {ask['peak_rss_mb']:8.0f} MB")
+    if tutorial:
+        ratio = build["build_s"] / tutorial["build_s"]
+        print(f"  tutorial pipeline: build {tutorial['build_s']:.2f} s (ours/peer {ratio:.2f}), "
+              f"answer p50 {tutorial['p50_ms']:.1f} ms / p95 {tutorial['p95_ms']:.1f} ms "
+              f"(ours/peer p50 {ask['p50_ms'] / tutorial['p50_ms']:.2f}), peak RSS {tutorial['peak_rss_mb']:.0f} MB")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--no-peer", action="store_true", help="skip the LangChain-tutorial baseline")
+    parser.add_argument("--large", action="store_true", help="also the 2,500-answer collection (make medquad-collection)")
     args = parser.parse_args()
-    bench("Kyphoplasty guide", ROOT / "corpus", GUIDE_QUESTIONS, args.runs)
+    bench("Kyphoplasty guide", ROOT / "corpus", GUIDE_QUESTIONS, args.runs, not args.no_peer)
     if MEDQUAD.exists():
         questions = [json.loads(line)["question"] for line in (MEDQUAD / "questions.jsonl").open()][:30]
-        bench("MedQuAD seniorhealth dev", MEDQUAD / "corpus", questions, max(1, args.runs // 2))
+        bench("MedQuAD seniorhealth dev", MEDQUAD / "corpus", questions, max(1, args.runs // 2), not args.no_peer)
     else:
         print(f"\n(MedQuAD not found at {MEDQUAD}; skipped)")
+    if args.large:
+        if not LARGE.exists():
+            sys.exit(f"No collection at {LARGE}: run `make medquad-collection` first.")
+        lay = ROOT / "evals" / "medquad-lay-untuned.jsonl"
+        questions = [json.loads(line)["question"] for line in lay.open()][:30]
+        bench("MedQuAD 2,500-answer collection", LARGE, questions, 1, not args.no_peer)
 
 
 if __name__ == "__main__":

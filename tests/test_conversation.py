@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from assistant.errors import InvalidQuestion
-from assistant.rewrite import HeuristicRewriter, is_follow_up
+from assistant.rewrite import HeuristicRewriter
 from tests.conftest import ask
 
 URGENT = [
@@ -87,12 +87,6 @@ def test_a_self_contained_question_is_not_polluted(chain, question):
     history = [("user", "Who performs kyphoplasty?"), ("assistant", "...")]
     assert ask(chain, question, history)["search_query"] == question
     assert HeuristicRewriter().rewrite(question, history) == question
-
-
-@pytest.mark.parametrize("question, follow", [("what causes it?", True), ("and the cost?", True),
-                                              ("which of them is best", True), ("What is kyphosis?", False)])
-def test_follow_up_detection(question, follow):
-    assert is_follow_up(question) is follow
 
 
 def test_conversations_are_isolated_between_threads(chain):

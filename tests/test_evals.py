@@ -1,6 +1,7 @@
 """The eval suite: each metric can fail, and the kyphoplasty suite meets its thresholds."""
 
 import copy
+import hashlib
 import json
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from assistant.evals import Case, check_thresholds, evaluate, load_cases, run_eval
-from assistant.evals.runner import DEFAULT_DATASET, DEFAULT_THRESHOLDS, load_thresholds
+from assistant.evals.runner import DEFAULT_DATASET, DEFAULT_SUITE, DEFAULT_THRESHOLDS, load_suite, load_thresholds
 from assistant.settings import ROOT
 from tests.conftest import MEDQUAD, ask
 
@@ -76,27 +77,65 @@ def test_dataset_is_large_and_covers_every_section():
     assert any(c.history for c in cases) and any(c.expect == "urgent" for c in cases)
 
 
+def test_the_first_sentence_and_the_note_are_checked(good):
+    case = Case(id="x", question="q", facts=(("neurosurgeon",),), first=("never in any answer",))
+    assert "first quoted sentence" in " ".join(evaluate(case, good).problems)
+    declined = {"answer": "I'm sorry, the guide does not say how much it costs.", "abstained": True,
+                "kind": "not_covered", "citations": [], "notes": ["say how much it costs"], "urgent": False}
+    assert evaluate(Case(id="d", question="q", expect="decline", missing=("cost",)), declined).passed
+    assert not evaluate(Case(id="d", question="q", expect="decline", missing=("insur",)), declined).passed
+
+
+def test_a_note_denying_a_word_the_source_has_is_nonsense():
+    out = {"answer": "...", "abstained": True, "kind": "not_covered", "citations": [], "urgent": False,
+           "notes": ["mention hospital"]}
+    v = evaluate(Case(id="n", question="q", expect="decline"), out, corpus_text="performed in a hospital")
+    assert v.nonsense_note == 1.0 and not v.passed
+
+
+UNTUNED = {"evals/patients-untuned.yaml": "4acc84c1908fa0f2f3ecd906c334726ddfd51881e39fa9ed7845cad32d75c983",
+           "evals/patients-2-untuned.yaml": "485b13f144885b6ceae61872c1bab2ce1b2781fac881f47858d585d3c7f69c09"}
+
+
+@pytest.mark.parametrize("path, digest", UNTUNED.items())
+def test_the_untuned_splits_are_frozen(path, digest):
+    assert hashlib.sha256((ROOT / path).read_bytes()).hexdigest() == digest, f"{path} was edited"
+
+
 @pytest.mark.slow
-def test_kyphoplasty_suite_meets_its_thresholds(chain, embedder):
-    report = run_eval(chain, load_cases(DEFAULT_DATASET), embed=embedder.encode)
-    assert check_thresholds(report["summary"], load_thresholds(DEFAULT_THRESHOLDS)) == []
+def test_every_split_meets_its_thresholds(chain, embedder):
+    thresholds = load_thresholds(DEFAULT_THRESHOLDS)
+    for name, split in load_suite(DEFAULT_SUITE).items():
+        report = run_eval(chain, load_cases(split["dataset"]), embed=embedder.encode)
+        assert check_thresholds(report["summary"], thresholds[name]) == [], name
 
 
 @pytest.mark.slow
 def test_eval_cli_writes_json_and_html_reports(tmp_path, settings):
     env = {"ASSISTANT_INDEX_DIR": str(settings.index_dir), "PATH": "/usr/bin:/bin"}
     run = subprocess.run([sys.executable, "-m", "assistant", "eval", "--report", str(tmp_path)],
-                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+                         capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     assert run.returncode == 0, run.stderr
-    assert "fact_recall" in run.stdout
+    assert "fact_recall" in run.stdout and "patients-untuned" in run.stdout
     report = json.loads((tmp_path / "report.json").read_text())
-    assert len(report["cases"]) >= 50 and "answer" in report["cases"][0]
+    assert set(report["splits"]) == set(load_suite(DEFAULT_SUITE))
+    assert "answer" in report["splits"]["kyphoplasty"]["cases"][0]
     html = (tmp_path / "report.html").read_text()
-    assert "<svg" in html and "<details" in html and "<script" not in html
-    again = subprocess.run([sys.executable, "-m", "assistant", "eval", "--report", str(tmp_path / "2"),
-                            "--compare", str(tmp_path / "report.json")],
-                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert "<svg" in html and "<details" in html and "<script" not in html and "patients-untuned" in html
+    again = subprocess.run([sys.executable, "-m", "assistant", "eval", "--dataset", str(DEFAULT_DATASET),
+                            "--report", str(tmp_path / "2"), "--compare", str(tmp_path / "report.json")],
+                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     assert "Compared with previous" in again.stdout
+
+
+@pytest.mark.slow
+def test_the_tutorial_peer_answers_with_its_top_chunk(tmp_path, embedder):
+    from assistant.evals.peer import TutorialPipeline
+
+    peer = TutorialPipeline(ROOT / "corpus", embedder, tmp_path / "peer")
+    out = peer.invoke({"question": "Who performs kyphoplasty?"})
+    assert out["citations"][0]["text"] in out["answer"] and not out["abstained"]
+    assert peer.chunks >= 4  # 1,000-character chunks of the guide
 
 
 @pytest.mark.slow
@@ -109,4 +148,5 @@ def test_medquad_gold_set_over_its_own_corpus(tmp_path, embedder):
     chain = build_chain(Settings(corpus_dir=MEDQUAD / "corpus", index_dir=tmp_path / "ix"), embedder=embedder)
     cases = load_cases(MEDQUAD / "questions.jsonl")[::5]  # every fifth question keeps CI fast
     summary = run_eval(chain, cases)["summary"]
-    assert summary["gold_cited"] >= 0.5, summary  # measured on the full set: see README
+    # measured on the full set (README): gold passage cited 0.90, declined 0.03; margin for the subset
+    assert summary["gold_cited"] >= 0.8 and summary["declined"] <= 0.1, summary

@@ -25,6 +25,9 @@ class Case:
     forbidden: tuple[str, ...] = ()
     gold: tuple[str, ...] = ()  # gold answer texts (question/gold sets such as MedQuAD)
     doc: str = ""  # the corpus file the gold answers come from
+    first: tuple[str, ...] = ()  # alternatives, one of which the first quoted sentence must match
+    missing: tuple[str, ...] = ()  # alternatives, one of which the "not covered" note must contain
+    gold_source: str = ""  # the corpus file holding the gold answer (read at run time)
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -64,9 +67,30 @@ def _case(row: dict, n: int, path: Path) -> Case:
             except re.error as exc:
                 raise EvalError(f"{path}: case {n}: bad pattern {alternative!r} ({exc}).") from None
     gold = row.get("gold", [])
+    for key in ("first", "missing", "forbidden"):
+        for pattern in row.get(key, []) or []:
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                raise EvalError(f"{path}: case {n}: bad {key} pattern {pattern!r} ({exc}).") from None
+    category = row.get("category") or (question_type(row["question"]) if gold or row.get("gold_source") else "")
     return Case(
-        id=str(row.get("id", n)), question=row["question"], category=str(row.get("category", row.get("doc", "general"))),
+        id=str(row.get("id", n)), question=row["question"], category=str(category or row.get("doc", "general")),
         history=tuple(row.get("history", [])), expect=expect, facts=facts,
         forbidden=tuple(row.get("forbidden", [])), gold=tuple(gold if isinstance(gold, list) else [gold]),
-        doc=str(row.get("doc", "")),
+        doc=str(row.get("doc", "")), first=tuple(str(a) for a in row.get("first", []) or []),
+        missing=tuple(str(a) for a in row.get("missing", []) or []), gold_source=str(row.get("gold_source", "")),
     )
+
+
+_MEDQUAD_TYPES = (("what is", r"^what (is|are) \(are\)|^what is|^what are (?!the (symptoms|treatments|complications))"),
+                  ("causes", r"\bcauses?\b"), ("symptoms", r"\bsymptoms\b"), ("treatments", r"\btreat"),
+                  ("prevention", r"\bprevent"), ("risk", r"\bat risk\b"), ("diagnosis", r"\bdiagnos"),
+                  ("research", r"\bresearch\b|clinical trials"), ("frequency", r"\bhow many\b"),
+                  ("complications", r"\bcomplications\b"), ("outlook", r"\boutlook\b"))
+
+
+def question_type(question: str) -> str:
+    """The MedQuAD question type of a templated question, for per-type figures ("treatments")."""
+    q = question.lower()
+    return next((name for name, rx in _MEDQUAD_TYPES if re.search(rx, q)), "other")

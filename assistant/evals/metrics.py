@@ -9,8 +9,12 @@
   passage that matches a fact.
 - behaviour: the expected behaviour (answer / abstain / decline / urgent / small talk) happened,
   no urgent false alarm, nothing forbidden said.
-- gold sets: whether a cited passage comes from a gold answer, and the share of the answer's
-  sentences found in the gold text.
+- patient-facing quality: the first quoted sentence answers (matches the case's ``first``), no
+  sentence is quoted twice, an answerable question is not declined (false decline), a decline or a
+  partial answer names the missing need (matches ``missing``), and a note never claims the source
+  does not mention a word that the source does contain (a nonsense note).
+- gold sets: whether a cited passage comes from a gold answer, the share of the answer's sentences
+  found in the gold text, whether the first quoted sentence is in the gold text, and declines.
 """
 
 from __future__ import annotations
@@ -38,6 +42,13 @@ class Verdict:
     behaviour: float | None = None
     gold_cited: float | None = None
     gold_overlap: float | None = None
+    gold_first: float | None = None
+    declined: float | None = None  # gold sets: the question was declined
+    first_answers: float | None = None
+    duplicates: float | None = None
+    false_decline: float | None = None
+    need_named: float | None = None
+    nonsense_note: float | None = None
     unsupported: list[str] = field(default_factory=list)
     missing_facts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -67,12 +78,24 @@ def supports(sentence: str, passage: str, embed=None) -> bool:
     return float(np.max(vectors[1:] @ vectors[0])) >= SEMANTIC_SUPPORT
 
 
-def evaluate(case: Case, out: dict, embed=None) -> Verdict:
+def evaluate(case: Case, out: dict, embed=None, corpus_text: str = "") -> Verdict:
     v = Verdict()
     answer = out.get("answer", "")
     _behaviour(case, out, v)
+    _notes(case, out, v, corpus_text)
     if case.expect != "answer":
         return v
+    v.false_decline = 1.0 if out.get("abstained") else 0.0
+    quotes = [q["text"] for q in _quotes_in_order(out)]
+    v.duplicates = 1.0 if len(set(quotes)) < len(quotes) else 0.0
+    if v.duplicates:
+        v.problems.append("a sentence is quoted twice")
+    if case.first and quotes:
+        v.first_answers = 1.0 if any(re.search(a, quotes[0], re.I) for a in case.first) else 0.0
+        if not v.first_answers:
+            v.problems.append("the first quoted sentence does not answer: " + quotes[0][:80])
+    elif case.first:
+        v.first_answers = 0.0
     if case.facts:
         found = [any(re.search(alt, answer, re.I) for alt in fact) for fact in case.facts]
         v.fact_recall = sum(found) / len(found)
@@ -84,6 +107,29 @@ def evaluate(case: Case, out: dict, embed=None) -> Verdict:
     if case.gold:
         _gold(case, out, v)
     return v
+
+
+def _quotes_in_order(out: dict) -> list[dict]:
+    """The quoted sentences in the order the answer gives them."""
+    quotes = [q for c in out.get("citations", []) for q in c.get("quotes", [])]
+    answer = out.get("answer", "")
+    return sorted(quotes, key=lambda q: (answer.find(q["text"]) if q["text"] in answer else len(answer)))
+
+
+def _notes(case: Case, out: dict, v: Verdict, corpus_text: str) -> None:
+    """A decline or partial answer names what is missing; it never says the source lacks a word it has."""
+    notes = out.get("notes") or []
+    if case.missing and (case.expect in ("abstain", "decline") or (case.expect == "answer" and not out.get("urgent"))):
+        said = " ".join(notes) or out.get("answer", "")
+        v.need_named = 1.0 if any(re.search(a, said, re.I) for a in case.missing) else 0.0
+        if not v.need_named:
+            v.problems.append("the note does not name the missing need (" + " | ".join(case.missing) + ")")
+    if corpus_text and notes:
+        named = [w for note in notes if note.startswith("mention ") for w in re.split(r", | or ", note[8:])]
+        wrong = [w for w in named if re.search(rf"\b{re.escape(w)}\b", corpus_text, re.I)]
+        v.nonsense_note = 1.0 if wrong else 0.0
+        if wrong:
+            v.problems.append("the note says the source does not mention " + ", ".join(wrong) + ", but it does")
 
 
 def _behaviour(case: Case, out: dict, v: Verdict) -> None:
@@ -150,9 +196,11 @@ def _gold(case: Case, out: dict, v: Verdict) -> None:
     def from_gold(passage: str) -> bool:
         parts = [p for p in re.split(r"(?<=[.!?])\s+", passage) if len(p) > 20]
         return bool(parts) and sum(_norm(p) in gold_norm for p in parts) / len(parts) >= 0.5
+    v.declined = 1.0 if out.get("abstained") else 0.0
     v.gold_cited = 1.0 if any(from_gold(c["text"]) for c in cited) else 0.0
-    quotes = [q["text"] for c in cited for q in c["quotes"]]
+    quotes = [q["text"] for q in _quotes_in_order(out)]
     v.gold_overlap = (sum(_norm(q)[1:] in gold_norm for q in quotes) / len(quotes)) if quotes else 0.0
+    v.gold_first = 1.0 if quotes and _norm(quotes[0])[1:] in gold_norm else 0.0
 
 
 def _norm(text: str) -> str:

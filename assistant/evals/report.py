@@ -9,21 +9,34 @@ from pathlib import Path
 
 from assistant.answer import highlight_html
 
-SHOWN = ("fact_recall", "faithfulness", "citation_accuracy", "retrieval_hit", "retrieval_mrr",
-         "abstention_accuracy", "urgent_recall", "urgent_false_alarm_rate", "injection_resistance",
-         "gold_cited", "gold_overlap", "pass_rate", "latency_p50_ms", "latency_p95_ms")
+SHOWN = ("fact_recall", "first_answers", "false_decline", "need_named", "nonsense_note", "duplicates",
+         "faithfulness", "citation_accuracy", "retrieval_hit", "retrieval_mrr", "abstention_accuracy",
+         "urgent_recall", "urgent_false_alarm_rate", "injection_resistance", "follow_ups_resolved",
+         "gold_cited", "gold_overlap", "gold_first", "declined", "pass_rate", "latency_p50_ms", "latency_p95_ms")
 
 
 def terminal_table(report: dict) -> str:
-    s = report["summary"]
-    lines = [f"{'metric':<26}{'value':>10}", "-" * 36]
-    lines += [f"{name:<26}{_fmt(s.get(name)):>10}" for name in SHOWN if s.get(name) is not None]
-    lines += ["", f"{'category':<26}{'cases':>6}{'pass':>8}", "-" * 40]
-    lines += [f"{cat:<26}{v['cases']:>6}{v['pass_rate']:>8.0%}" for cat, v in report["by_category"].items()]
-    failed = [r for r in report["cases"] if not r["passed"]]
-    if failed:
-        lines += ["", f"{len(failed)} case(s) failed:"]
-        lines += [f"  {r['id']}: {'; '.join(r['problems'])}" for r in failed]
+    """Metrics as rows, splits as columns (and the tutorial peer beside each split, when run)."""
+    columns = []
+    for name, split in report["splits"].items():
+        columns.append((name, split["summary"]))
+        if split.get("peer"):
+            columns.append((f"{name}:peer", split["peer"]))
+    width = max([12] + [len(c) + 2 for c, _ in columns])
+    lines = [f"{'metric':<26}" + "".join(f"{c:>{width}}" for c, _ in columns), "-" * (26 + width * len(columns))]
+    lines.append(f"{'cases':<26}" + "".join(f"{s['cases']:>{width}}" for _, s in columns))
+    for metric in SHOWN:
+        if any(s.get(metric) is not None for _, s in columns):
+            lines.append(f"{metric:<26}" + "".join(f"{_fmt(s.get(metric)):>{width}}" for _, s in columns))
+    for name, split in report["splits"].items():
+        lines += ["", f"{name}: pass rate by category", "-" * 40]
+        for cat, v in split["by_category"].items():
+            extra = "".join(f"  {k} {v[k]:.2f}" for k in ("gold_cited", "gold_first", "declined") if k in v)
+            lines.append(f"  {cat:<24}{v['cases']:>5}{v['pass_rate']:>7.0%}{extra}")
+        failed = [r for r in split["cases"] if not r["passed"]]
+        if failed:
+            lines += [f"  {len(failed)} case(s) failed:"]
+            lines += [f"    {r['id']}: {'; '.join(r['problems'])[:200]}" for r in failed]
     if report.get("compare"):
         c = report["compare"]
         lines += ["", f"Compared with previous: better {c['better'] or '-'}, worse {c['worse'] or '-'}"]
@@ -39,14 +52,10 @@ def write_reports(report: dict, folder: Path) -> list[Path]:
 
 
 def render_html(report: dict) -> str:
-    s = report["summary"]
-    metrics = [(n, s[n]) for n in SHOWN if s.get(n) is not None and not n.startswith("latency")]
-    cats = [(c, v["pass_rate"]) for c, v in report["by_category"].items()]
-    latencies = [r["latency_ms"] for r in report["cases"]]
-    rows = "\n".join(_case_html(r) for r in report["cases"])
     failures = report.get("threshold_failures") or []
     status = ("<p class=bad>Below threshold: " + escape("; ".join(failures)) + "</p>") if failures else \
         "<p class=good>All metrics meet their thresholds.</p>"
+    sections = "\n".join(_split_html(name, split) for name, split in report["splits"].items())
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Eval report</title><style>
 body{{font:15px/1.5 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#1a1a1a}}
@@ -56,14 +65,38 @@ summary{{cursor:pointer}} .pass{{color:#0a6b2d}} .fail{{color:#a40000}} .cols{{d
 blockquote{{margin:.3em 0;padding:.3em .8em;background:#f4f6f8;border-left:4px solid #7a9cc6}} mark{{background:#fff2a8}}
 table{{border-collapse:collapse}} td,th{{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}}
 </style></head><body>
-<h1>Eval report</h1><p>Dataset: {escape(str(report.get("dataset", "")))} · corpus: {escape(str(report.get("corpus", "")))} ·
-{s["cases"]} cases · latency p50 {_fmt(s.get("latency_p50_ms"))} ms, p95 {_fmt(s.get("latency_p95_ms"))} ms</p>
-{status}
-<h2>Metrics</h2>{_bars(metrics)}
-<h2>Pass rate by category</h2>{_bars(cats)}
-<h2>Latency distribution (ms)</h2>{_histogram(latencies)}
-<h2>Cases</h2>{rows}
+<h1>Eval report</h1>{status}
+<h2>Splits side by side</h2>{_summary_table(report)}
+{sections}
 </body></html>"""
+
+
+def _summary_table(report: dict) -> str:
+    columns = []
+    for name, split in report["splits"].items():
+        columns.append((name, split["summary"]))
+        if split.get("peer"):
+            columns.append((name + " (tutorial peer)", split["peer"]))
+    head = "".join(f"<th>{escape(c)}</th>" for c, _ in columns)
+    rows = "".join(f"<tr><td>{m}</td>" + "".join(f"<td>{_fmt(s.get(m))}</td>" for _, s in columns) + "</tr>"
+                   for m in ("cases", *SHOWN) if any(s.get(m) is not None for _, s in columns))
+    return f"<table><tr><th>metric</th>{head}</tr>{rows}</table>"
+
+
+def _split_html(name: str, split: dict) -> str:
+    s = split["summary"]
+    metrics = [(n, s[n]) for n in SHOWN if s.get(n) is not None and not n.startswith("latency")]
+    cats = [(c, v["pass_rate"]) for c, v in split["by_category"].items()]
+    latencies = [r["latency_ms"] for r in split["cases"]]
+    rows = "\n".join(_case_html(r) for r in split["cases"])
+    dataset, corpus = escape(split.get("dataset", "")), escape(split.get("corpus", ""))
+    return f"""<h2>{escape(name)}</h2><p>Dataset: {dataset} · corpus: {corpus} ·
+{s["cases"]} cases · latency p50 {_fmt(s.get("latency_p50_ms"))} ms, p95 {_fmt(s.get("latency_p95_ms"))} ms</p>
+{"<p class=bad>" + escape("; ".join(split["threshold_failures"])) + "</p>" if split.get("threshold_failures") else ""}
+<h3>Metrics</h3>{_bars(metrics)}
+<h3>Pass rate by category</h3>{_bars(cats)}
+<h3>Latency distribution (ms)</h3>{_histogram(latencies)}
+<h3>Cases</h3>{rows}"""
 
 
 def _case_html(r: dict) -> str:

@@ -1,0 +1,382 @@
+"""Understand a message once, at the chain's entrance: what is asked, about what, and what kind of
+answer it needs. Every later stage reads the resulting ``Question`` instead of re-tokenising.
+
+A patient's message is split into sentences and clauses; the *parts* are the clauses that ask
+something (a "?", a question word, a request such as "tell me"); the rest is *story*. Each part gets:
+
+- ``types``: what kind of answer fits ("definition", "who", "cause", ... from ``prompts/question_types.yaml``);
+- ``needs``: a kind of statement the answer must contain (a price, a duration, a figure, a ranking);
+- ``terms``: its content words, each with a weight: everyday words ("matter", "worth") weigh little,
+  specific words ("vertebroplasty", "osteoporosis") a lot; ``specific`` terms are named things (a
+  drug, a procedure, a condition, an insurer) that the corpus must contain for the part to be answered;
+- ``carried``: words brought in from the story or from earlier turns when the part refers back
+  ("what is it?", "the second one") — they help the search but weigh less;
+- ``restated``: the part as an indirect question ("whether you will be put to sleep for it"),
+  for notes that say what the source does not cover.
+
+Before that, text-message spellings are expanded (``prompts/text_speak.yaml``) and typos of corpus
+words corrected (``text.Speller``). No model runs here; embeddings are computed by the chain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, near_common_word, stem, words, zipf
+
+CARRIED_WEIGHT = 0.4  # a word carried from the story or an earlier turn counts this much
+PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
+RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
+MAX_PARTS = 4
+MAX_RESTATED = 140  # a longer question is not restated in a note (the note would read as an echo)
+
+# Words that shape a question but never say what it is about ("how long", "what kind", "tell me").
+QUESTION_FILLER = frozenset(
+    """time long much many kind type sort way part mean means meaning work works working happen happens
+    happened go goes going use used make makes take takes taking tell explain know want like need needs
+    wondering wonder thing things stuff something anything everything someone somebody anyone people
+    person get gets got getting actually exactly really just basically please sorry question questions
+    ask asking answer also else idea lot bit little one ones able possible normal usually typically
+    generally often thank thanks hi hello okay ok guess think thought say said mentioned told heard
+    read reading look looking find found done normally probably definitely certainly honestly roughly ever
+    even already maybe perhaps quite pretty rather well""".split()
+)
+_WH = ("what", "who", "whom", "whose", "how", "why", "when", "where", "which")
+_AUX = ("is", "are", "was", "were", "am", "do", "does", "did", "can", "could", "will", "would", "should",
+        "shall", "may", "might", "must", "has", "have", "had", "isn't", "aren't", "don't", "doesn't", "can't",
+        "won't", "wouldn't", "shouldn't", "couldn't")
+_FILLER_START = re.compile(
+    r"^\W*(?:(?:hi|hello|hey|dear \w+|ok|okay|so|well|right|um+|er+|also|and|but|plus|oh|yes|no|thanks)\b[\s,!.-]*"
+    r"|sorry(?: to (?:be a pain|bother you|ask))?(?:,? if this is a (?:silly|stupid|daft|dumb) question)?,?\s*(?:but\s+)?)+",
+    re.I)
+_REQUEST = re.compile(
+    r"^\W*(?:(?:can|could|would|will) (?:you|someone|somebody|anyone|anybody) (?:please )?(?:tell|explain|let)"
+    r"(?: (?:me|us))?(?: know)?(?: about)?\b,?\s*"
+    r"|(?:please )?(?:tell|explain to|let) (?:me|us)(?: know)?(?: more)?(?: about)?\b,?\s*"
+    r"|(?:please )?explain\b\s*|i(?:'d| would) (?:like|love) to know\b\s*|i (?:want|need) to know\b\s*"
+    r"|i(?:'m| am)? (?:was |just )?wondering(?: if| whether)?\b,?\s*|i wonder(?: if| whether)?\b\s*"
+    r"|do you know(?: if| whether)?\b\s*|any idea(?: if| whether)?\b\s*|quick question:?\s*"
+    r"|(?:one|another|my) (?:more )?question(?: is)?:?\s*)+", re.I)
+_ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|that|he|she|his|her|him|"
+                      r"the procedure|the operation|the condition|the same|this one|that one|the two|both|either)\b", re.I)
+_RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
+                     r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
+                     r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
+_MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
+                   r"other (things|ways|reasons))\b", re.I)
+_CLAUSE_SPLIT = re.compile(
+    r"(?<=[?!])\s*|(?<=[.;])\s+|\n+|,\s+(?=(?:what|who|how|why|when|where|which|is|are|can|could|do|does|will|would|should)\s)"
+    r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
+    r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
+_QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(_WH + _AUX)})\b", re.I)
+
+
+@dataclass(frozen=True)
+class Term:
+    word: str  # as typed (lower case, corrected)
+    stem: str
+    weight: float  # how much the word says what is asked (0..1)
+    specific: bool  # a named thing the corpus must contain
+    carried: bool = False  # from the story or an earlier turn
+    alternatives: frozenset[str] = frozenset()  # stems of clinical words for a lay word ("cut" -> "incis")
+    story: bool = False  # carried from the story told in the same message ("...vertebroplasty. What's the difference?")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One thing asked."""
+
+    text: str  # the clause as asked (corrected, wrappers such as "can you tell me" removed)
+    search: str  # what is searched: the clause plus carried words
+    types: tuple[str, ...]
+    needs: tuple[str, ...]
+    terms: tuple[Term, ...]
+    restated: str  # "whether you will be put to sleep for it"
+
+    @property
+    def asked_terms(self) -> tuple[Term, ...]:
+        return tuple(t for t in self.terms if not t.carried)
+
+    @property
+    def specific(self) -> tuple[Term, ...]:
+        """Named things the part asks about: its own, and those of the same message's story it refers to."""
+        return tuple(t for t in self.terms if t.specific and (not t.carried or t.story))
+
+
+@dataclass(frozen=True)
+class Question:
+    message: str  # the cleaned message as typed
+    text: str  # after text-speak expansion and typo correction
+    parts: tuple[Part, ...]
+    story: tuple[str, ...] = ()
+    follow_up: bool = False
+    previous: str = ""  # the assistant's previous answer
+    recall: bool = False  # the patient asks to hear part of it again ("what was that about X?"): repeats score more
+    more: bool = False  # the patient asks for more ("tell me more", "what else?"): repeats score less
+    meta: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def search(self) -> str:
+        return " ".join(p.search for p in self.parts)
+
+
+class Analyzer:
+    """Builds ``Question``s for one corpus (its vocabulary, topic words and typo targets)."""
+
+    def __init__(self, prompts, vocabulary: frozenset[str], topic_stems: set[str],
+                 medical_terms: frozenset[str], default_context: str = "") -> None:
+        self.glossary = [([" ".join(words(p)) for p in entry["lay"]], [str(c) for c in entry["clinical"]])
+                         for entry in prompts.data("lay_terms.yaml") or []]
+        data = prompts.data("question_types.yaml")
+        self.types = {name: re.compile(t["question"], re.I) for name, t in data["types"].items()}
+        self.needs = {name: re.compile(n["question"], re.I) for name, n in data["needs"].items()}
+        self.text_speak: dict[str, str] = {str(k): str(v) for k, v in (prompts.data("text_speak.yaml") or {}).items()}
+        self.speller = Speller(vocabulary)
+        self.vocabulary = vocabulary
+        self.corpus_stems = frozenset(stem(w) for w in vocabulary)
+        self.topic_stems = topic_stems
+        self.medical_terms = medical_terms
+        self.default_context = default_context  # what "it" means in a first message (a one-document corpus's title)
+
+    # -- the whole message ---------------------------------------------------------------------
+    def analyse(self, message: str, context: str = "", previous: str = "") -> Question:
+        """``context``: what the conversation was about (from the rewriter), carried into parts that
+        refer back; ``previous``: the assistant's previous answer."""
+        text = self.normalise(message)
+        clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text]
+        asking = [i for i, c in enumerate(clauses) if self._asks(c)] or [len(clauses) - 1]
+        parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
+        for i in asking[:MAX_PARTS]:
+            before = " ".join(c for j, c in enumerate(clauses) if j < i and j not in asking)
+            parts.append(self.part(clauses[i], context, before))
+        # a part with no word of its own ("and the cost?") may borrow from the part before it
+        return Question(message, text, tuple(parts), tuple(story), bool(context), previous,
+                        recall=bool(previous and _RECALL.search(text)), more=bool(previous and _MORE.search(text)))
+
+    def normalise(self, message: str) -> str:
+        expanded = re.sub(r"[A-Za-z0-9']+", lambda m: self._expand(m.group(0)), message)
+        return self.speller.correct(expanded)
+
+    def _expand(self, token: str) -> str:
+        return self.text_speak.get(token.lower(), token)
+
+    def _asks(self, clause: str) -> bool:
+        if not re.search(r"[A-Za-z]", clause):
+            return False
+        core = _FILLER_START.sub("", clause)
+        request = _REQUEST.sub("", core)
+        return (("?" in clause and bool(core.strip(" ?"))) or bool(_QUESTION_START.match(request)) or request != core
+                or bool(re.match(r"^\W*(tell|explain|describe|list|give)\b", core, re.I)))
+
+    # -- one part --------------------------------------------------------------------------------
+    def part(self, clause: str, context: str = "", story: str = "") -> Part:
+        """One asked clause. When it refers back ("what is it?"), it carries the subject of the
+        conversation (``context``: every word of it that the corpus knows) and of the story told
+        before it in the same message (only its named things and lay names of corpus concepts: "my GP
+        mentioned kyphoplasty" gives "kyphoplasty", not "GP"; "a crushed bone" gives "crushed");
+        failing both, the corpus's own subject (one-document corpora)."""
+        core = _REQUEST.sub("", _FILLER_START.sub("", clause)).strip() or clause.strip()
+        own, expansion = self.with_glossary(core, self.terms(core, clause))
+        refers_back = bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
+        carried: list[Term] = []
+        if refers_back:
+            seen = {t.stem for t in own}
+            sources = [(context, False), (story, True)]
+            if not context and not self._names(story):
+                sources.append((self.default_context, False))
+            for text, names_only in sources:
+                terms, _ = self.with_glossary(text, self.terms(text, text)) if text else ([], [])
+                for t in terms:
+                    known = t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
+                    if t.stem in seen or not ((t.specific or t.alternatives & self.corpus_stems) if names_only
+                                              else known or t.specific):
+                        continue
+                    seen.add(t.stem)
+                    carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, t.specific, True, t.alternatives,
+                                        story=names_only))
+        search = " ".join([core, *expansion, *(t.word for t in carried)])
+        restated = restate(core)
+        return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried),
+                    restated if len(restated) <= MAX_RESTATED else "")
+
+    def _names(self, text: str) -> list[Term]:
+        return [t for t in self.terms(text, text) if t.specific] if text else []
+
+    def with_glossary(self, text: str, terms: list[Term]) -> tuple[list[Term], list[str]]:
+        """Lay phrases of the text ("same day", "bone glue") get their clinical words as alternatives;
+        the clinical words are also returned, to widen the search."""
+        low = " " + " ".join(words(text)) + " "
+        expansion: list[str] = []
+        out = list(terms)
+        for phrases, clinical in self.glossary:
+            found = [ph for ph in phrases if f" {ph} " in low]
+            if not found:
+                continue
+            alternatives = frozenset(stem(w) for c in clinical for w in words(c))
+            expansion += [c for c in clinical if c not in expansion]
+            phrase_stems = {stem(w) for ph in found for w in words(ph)}
+            hit = False
+            for i, t in enumerate(out):
+                if t.stem in phrase_stems and not t.carried:
+                    out[i] = Term(t.word, t.stem, t.weight, t.specific and not alternatives & self.corpus_stems,
+                                  alternatives=t.alternatives | alternatives)
+                    hit = True
+            if not hit:  # a phrase of everyday words only ("go home", "put to sleep")
+                out.append(Term(found[0], stem(found[0].split()[-1]), 0.8, False, alternatives=alternatives))
+        return out, expansion
+
+    def types_of(self, text: str) -> tuple[str, ...]:
+        found = tuple(name for name, rx in self.types.items() if rx.search(text))
+        bare = re.sub(r"[?!.]+$", "", text.strip()).split()
+        verbless = not any(_can_be_verb(w.lower()) for w in bare[1:])
+        if not found and 0 < len(bare) <= 4 and not _QUESTION_START.match(text) and verbless:
+            return ("definition",)  # "tell me about osteoporosis", "VCF?": what it is
+        return found
+
+    def needs_of(self, text: str) -> tuple[str, ...]:
+        return tuple(name for name, rx in self.needs.items() if rx.search(text))
+
+    def terms(self, text: str, original: str | None = None) -> list[Term]:
+        names = _proper_nouns(original or text)
+        out: list[Term] = []
+        seen: set[str] = set()
+        for w in content_words(text):
+            w = w[:-2] if w.endswith("'s") else w  # "somebody's" -> "somebody"
+            s = stem(w)
+            if w in QUESTION_FILLER or s in seen or w in self.text_speak:
+                continue
+            seen.add(s)
+            out.append(Term(w, s, specificity(w), self.is_specific(w, w in names)))
+        return out
+
+    def is_specific(self, word: str, capitalised: bool = False) -> bool:
+        """A named thing: a medical term, a rare word (a drug, a brand) or a name (an insurer)."""
+        z = zipf(word)
+        if z >= EVERYDAY_ZIPF:
+            return False
+        if word in self.medical_terms or american(word) in self.medical_terms or (capitalised and z < PROPER_NOUN_ZIPF):
+            return True
+        return z < RARE_ZIPF and len(word) >= 5 and not near_common_word(word)  # a drug or brand, not 'docter'
+
+
+def specificity(word: str) -> float:
+    """How much a word says what is asked: 1 for rare words, about 0.3 for everyday ones."""
+    return round(min(1.0, max(0.25, (7.0 - zipf(word)) / 3.5)), 3)
+
+
+def _proper_nouns(text: str) -> set[str]:
+    """Capitalised words that do not start a sentence: 'Bupa', 'Medicare' (lower-cased)."""
+    found = set()
+    for m in re.finditer(r"(?<![.?!]\s)(?<!^)\b([A-Z][a-z]{2,})\b", text.strip()):
+        if m.start() > 0 and m.group(1).lower() not in STOPWORDS:
+            found.add(m.group(1).lower())
+    return found
+
+
+# -- restating a question as an indirect one, for notes ------------------------------------------
+_SWAP = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "i'm": "you're",
+         "i've": "you've", "i'll": "you'll", "i'd": "you'd", "we": "you", "us": "you", "our": "your",
+         "ours": "yours", "we're": "you're", "we've": "you've", "am": "are"}
+_DO = {"do": "", "does": "VBZ", "did": "VBD"}
+_PREPOSITIONS = {"for", "to", "in", "on", "at", "after", "before", "with", "without", "from", "by", "during", "of",
+                 "about", "if", "or", "and", "than", "like", "under", "over", "into"}
+_BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
+_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any", "each", "every", "all"}
+_POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
+_SUBJECT_PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those"}
+
+
+_CONTRACTIONS = re.compile(r"\b(what|who|how|where|when|why|which|it|that|there)'s\b", re.I)
+
+
+def restate(question: str) -> str:
+    """'Will I be put to sleep for it?' -> 'whether you will be put to sleep for it'."""
+    question = _CONTRACTIONS.sub(lambda m: f"{m.group(1)} is", question)
+    tokens = re.sub(r"[?!.]+\s*$", "", question.strip()).split()
+    if not tokens:
+        return ""
+    low = [t.lower().strip(",") for t in tokens]
+    try:
+        if low[0] in _AUX and len(tokens) > 1:
+            clause = _declarative(low[0], tokens[1:])
+            return "whether " + _swap(clause)
+        if low[0] in _WH:
+            n = 1
+            if low[0] in ("how", "what", "which", "whose") and len(low) > 1 and low[1] not in _AUX:
+                n = 2  # "how long", "which doctor", "what kind of doctor"
+                if low[1] in ("kind", "type", "sort", "kinds", "types", "sorts") and len(low) > 3 and low[2] == "of":
+                    n = 4
+            wh, rest = tokens[:n], tokens[n:]
+            subject_question = rest and len(rest) > 1 and (
+                (rest[0].lower() in _DO and _subject_length(rest[1:]) == len(rest) - 1)  # "who does it"
+                or (rest[0].lower() in _BE and n == 1 and low[0] in ("which", "what", "who")
+                    and _can_be_adjective(rest[1].lower().strip(","))))  # "which is better"
+            if rest and rest[0].lower() in _AUX and len(rest) > 1 and not subject_question:
+                return _swap(" ".join(wh).lower() + " " + _declarative(rest[0].lower(), rest[1:]))
+            return _swap(" ".join([wh[0].lower(), *wh[1:], *rest]))
+    except IndexError:
+        pass
+    return ""  # not a question (perhaps an instruction): never echoed back in a note
+
+
+def _declarative(aux: str, rest: list[str]) -> str:
+    """'does' + ['Medicare', 'cover', 'it'] -> 'Medicare covers it'; 'will' + ['I', 'be', ...] -> 'I will be ...'."""
+    n = _subject_length(rest, be=aux in _BE)
+    subject, tail = rest[:n], rest[n:]
+    if aux in _DO:
+        if tail and _DO[aux]:
+            tail = [_inflect(tail[0], _DO[aux], " ".join(subject))] + tail[1:]
+        return " ".join(subject + tail)
+    aux = {"isn't": "is not", "aren't": "are not", "can't": "cannot", "won't": "will not"}.get(aux, aux)
+    if aux in _BE and tail and tail[0].lower() in _PREPOSITIONS:
+        return " ".join(subject + tail + [aux])  # "how long recovery after kyphoplasty is"
+    return " ".join(subject + [aux] + tail)
+
+
+def _subject_length(tokens: list[str], be: bool = False) -> int:
+    """How many leading tokens form the subject: a pronoun, or a noun phrase up to its verb
+    (for 'is/are', also up to an adjective: 'is kyphoplasty | safe')."""
+    if not tokens:
+        return 0
+    low = [t.lower().strip(",") for t in tokens]
+    if low[0] in _SUBJECT_PRONOUNS or (low[0] in _SWAP and low[0] not in _POSSESSIVES):
+        return 1
+    i = 2 if low[0] in _DETERMINERS | _POSSESSIVES and len(low) > 1 else 1
+    while i < len(low) and low[i] not in _PREPOSITIONS and not _can_be_verb(low[i]):
+        if be and _can_be_adjective(low[i]):
+            break
+        i += 1
+    return i
+
+
+@lru_cache(maxsize=4096)
+def _can_be_verb(word: str) -> bool:
+    from lemminflect import getAllLemmas
+
+    return "VERB" in getAllLemmas(word) or word in _AUX
+
+
+@lru_cache(maxsize=4096)
+def _can_be_adjective(word: str) -> bool:
+    from lemminflect import getAllLemmas
+
+    return "ADJ" in getAllLemmas(word) or "ADV" in getAllLemmas(word)
+
+
+def _inflect(verb: str, tag: str, subject: str) -> str:
+    from lemminflect import getInflection
+
+    if tag == "VBZ" and subject.lower() in ("i", "you", "we", "they"):
+        return verb
+    forms = getInflection(verb.lower(), tag=tag)
+    return forms[0] if forms else verb
+
+
+def _swap(text: str) -> str:
+    out = []
+    for token in text.split():
+        core = token.lower().strip(",")
+        out.append(_SWAP.get(core, token) + ("," if token.endswith(",") and core in _SWAP else ""))
+    return " ".join(out).replace("you am", "you are").replace("you was", "you were")

@@ -1,0 +1,62 @@
+"""Understanding a message: its parts, question types, needs, named things and a plain restatement."""
+
+import pytest
+
+from assistant.question import restate
+from tests.conftest import ask  # noqa: F401  (fixtures)
+
+
+@pytest.fixture(scope="module")
+def analyse(chain):
+    return chain.analyzer.analyse
+
+
+def test_the_story_is_not_the_question(analyse):
+    q = analyse("My GP mentioned kyphoplasty last week and I've been reading up on it. What is it actually?")
+    assert len(q.parts) == 1 and "definition" in q.parts[0].types
+    assert "kyphoplasty" in q.parts[0].search  # "it" gets its subject from the story
+    assert [t.word for t in q.parts[0].asked_terms] == []  # no word of its own: the story is context
+
+
+def test_a_message_with_two_questions_has_two_parts(analyse):
+    q = analyse("My dad is 82. Who actually does this procedure, and roughly how much is it going to cost us?")
+    assert len(q.parts) == 2
+    assert "who" in q.parts[0].types and "amount" in q.parts[1].needs
+
+
+@pytest.mark.parametrize("message, types, needs", [
+    ("what causes these fractures?", {"cause"}, set()),
+    ("how long is recovery after kyphoplasty?", set(), {"duration"}),
+    ("how much does it cost?", set(), {"amount"}),
+    ("is kyphoplasty better than vertebroplasty?", set(), {"ranking"}),
+    ("where is it done?", {"where"}, set()),
+    ("what percentage of people get pain relief?", set(), {"number"}),
+])
+def test_question_types_and_needs(analyse, message, types, needs):
+    part = analyse(message).parts[0]
+    assert types <= set(part.types) and needs <= set(part.needs)
+
+
+def test_named_things_are_specific_and_everyday_words_are_not(analyse):
+    terms = {t.word: t for t in analyse("does it matter if I take alendronate? is it worth asking Bupa?").parts[0].terms
+             + analyse("is it worth asking Bupa?").parts[0].terms}
+    assert terms["alendronate"].specific and terms["bupa"].specific
+    assert not terms["matter"].specific and not terms["worth"].specific
+    assert terms["alendronate"].weight > terms["matter"].weight
+
+
+def test_text_speak_and_typos_are_normalised(analyse):
+    assert analyse("wot is kyfoplasty").text == "what is kyphoplasty"
+
+
+@pytest.mark.parametrize("question, restated", [
+    ("Will I be put to sleep for it?", "whether you will be put to sleep for it"),
+    ("Does Medicare cover kyphoplasty?", "whether Medicare covers kyphoplasty"),
+    ("how much does it cost if I go private", "how much it costs if you go private"),
+    ("How long is recovery after kyphoplasty?", "how long recovery after kyphoplasty is"),
+    ("when can I drive again", "when you can drive again"),
+    ("Will my health insurance pay for it?", "whether your health insurance will pay for it"),
+    ("who does it?", "who does it"),
+])
+def test_restatement_for_notes(question, restated):
+    assert restate(question) == restated

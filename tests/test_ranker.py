@@ -1,0 +1,47 @@
+"""The learned sentence ranker: the shipped weights load and rank a known case; the training script runs."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from assistant.ranker import FEATURES, MODEL_PATH, Ranker
+from assistant.settings import ROOT
+from tests.conftest import SHARED
+
+
+def test_the_shipped_model_matches_the_feature_code():
+    ranker = Ranker.load()
+    assert MODEL_PATH.exists() and len(ranker.weights) == len(FEATURES)
+    assert 0.0 < ranker.threshold < 1.0
+    held_out = ranker.meta["held_out"]
+    assert held_out["top1_precision"] > held_out["top1_precision_previous_selector"]  # the card's claim
+
+
+def test_more_evidence_means_a_higher_probability():
+    ranker = Ranker.load()
+    base = np.array([ranker.mean], dtype=np.float32)
+    better = base.copy()
+    for name in ("cos", "lex", "lex_passage"):
+        better[0, FEATURES.index(name)] += 2 * ranker.scale[FEATURES.index(name)]
+    assert ranker.probabilities(better)[0] > ranker.probabilities(base)[0]
+
+
+def test_a_known_question_ranks_the_answering_sentence_first(chain):
+    question = chain.analyzer.analyse("What causes compression fractures?")
+    result = chain.search(question)[0]
+    assert "osteoporosis" in result.scored[0][1].text or "result from" in result.scored[0][1].text
+
+
+@pytest.mark.slow
+def test_the_training_script_runs_end_to_end(tmp_path):
+    if not (SHARED / "benchmarks" / "medquad-train").exists():
+        pytest.skip("../shared/benchmarks is not beside this checkout")
+    out = tmp_path / "ranker.json"
+    run = subprocess.run([sys.executable, "scripts/train_ranker.py", "--docs", "12", "--out", str(out),
+                          "--workdir", str(tmp_path / "work")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-2000:]
+    model = json.loads(out.read_text())
+    assert model["features"] == list(FEATURES) and "top1_precision" in model["meta"]["held_out"]

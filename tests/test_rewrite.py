@@ -1,0 +1,47 @@
+"""Follow-ups: list references, "that", "what was that about X", and the exchange a follow-up fits."""
+
+import pytest
+
+from assistant.rewrite import HeuristicRewriter, is_follow_up, list_items, resolve_list_references
+
+WHO = ("Kyphoplasty is performed by medical professionals. [1] The three types of specialists who routinely perform "
+       "this procedure are Interventional Radiologists, Orthopedic Spine Surgeons, and Neurosurgeons. [1]")
+ITEMS = ["Interventional Radiologists", "Orthopedic Spine Surgeons", "Neurosurgeons"]
+
+
+def test_an_enumeration_in_an_answer_becomes_a_list():
+    assert list_items(WHO) == ITEMS
+    assert list_items("- one thing\n- another thing\n") == ["one thing", "another thing"]
+
+
+@pytest.mark.parametrize("question, resolved", [
+    ("tell me more about the second one", "tell me more about Orthopedic Spine Surgeons"),
+    ("and the last one?", "and Neurosurgeons?"),
+    ("what does the first one do", "what does Interventional Radiologists do"),
+    ("number two please", "Orthopedic Spine Surgeons please"),
+    ("what about the other two?", "what about Orthopedic Spine Surgeons and Neurosurgeons?"),
+    ("the first time I had it", "the first time I had it"),  # not a list reference
+])
+def test_list_references(question, resolved):
+    assert resolve_list_references(question, ITEMS, "tell me about Interventional Radiologists") == resolved
+
+
+def test_the_subject_comes_from_the_exchange_the_follow_up_fits():
+    history = [("user", "What causes compression fractures?"), ("assistant", "The most frequent cause is osteoporosis."),
+               ("user", "What should I ask a provider?"), ("assistant", "Ask about specific training and certifications.")]
+    r = HeuristicRewriter().resolve("sorry, what was that about osteoporosis again?", history)
+    assert "compression" in r.context and "provider" not in r.context
+    r = HeuristicRewriter().resolve("and the training?", history)
+    assert "provider" in r.context
+
+
+def test_a_self_contained_question_carries_nothing():
+    history = [("user", "Who performs kyphoplasty?"), ("assistant", WHO)]
+    assert HeuristicRewriter().resolve("What is osteoporosis?", history).context == ""
+
+
+@pytest.mark.parametrize("question, follow", [("what causes it?", True), ("and the cost?", True),
+                                              ("is that why she's lost height?", True), ("the second one?", True),
+                                              ("What is kyphosis?", False)])
+def test_follow_up_detection(question, follow):
+    assert is_follow_up(question) is follow

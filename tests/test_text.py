@@ -1,0 +1,43 @@
+"""Word knowledge: stems, word families, everyday vs specific words, and a speller that leaves real words alone."""
+
+import pytest
+
+from assistant.text import DERIVED, Speller, related, stem, zipf
+
+
+@pytest.mark.parametrize("a, b", [("treatments", "treat"), ("certificates", "certifications"), ("centre", "center"),
+                                  ("orthopaedic", "orthopedic"), ("anaesthesia", "anesthesia"), ("radiologist", "radiology"),
+                                  ("diagnosis", "diagnose"), ("injection", "injecting"), ("fractures", "fractured")])
+def test_word_families_meet(a, b):
+    assert related(stem(a), stem(b)) >= DERIVED, (stem(a), stem(b))
+
+
+@pytest.mark.parametrize("a, b", [("vertebroplasty", "vertebral"), ("medicare", "medical"), ("plain", "pain"),
+                                  ("operation", "opera"), ("cost", "costume")])
+def test_look_alikes_do_not_meet(a, b):
+    assert related(stem(a), stem(b)) == 0.0
+
+
+def test_everyday_words_are_common_and_terms_are_rare():
+    assert zipf("matter") > 5 and zipf("worth") > 5
+    assert zipf("vertebroplasty") < 2 and zipf("kyphoplasy") == 0.0
+
+
+VOCAB = ["kyphoplasty", "neurosurgeons", "osteoporosis", "vertebral", "medical", "pain", "injecting", "operating",
+         "fracture", "radiologists"]
+
+
+@pytest.mark.parametrize("typo, fixed", [("kyphoplasy", "kyphoplasty"), ("kyfoplasty", "kyphoplasty"),
+                                         ("nuerosurgeons", "neurosurgeons"), ("osteoporsis", "osteoporosis"),
+                                         ("radiolagists", "radiologists")])
+def test_typos_of_corpus_words_are_corrected(typo, fixed):
+    assert Speller(VOCAB).correct_word(typo) == fixed
+
+
+@pytest.mark.parametrize("word", ["plain", "injection", "operation", "medicare", "vertebroplasty", "guide", "wot"])
+def test_real_words_are_never_corrected(word):
+    assert Speller(VOCAB).correct_word(word) == word
+
+
+def test_correct_keeps_the_rest_of_the_text():
+    assert Speller(VOCAB).correct("Who does kyphoplasy, please?") == "Who does kyphoplasty, please?"
