@@ -1,14 +1,11 @@
-"""Start the patient chat UI: build settings, build the chain (indexing first if needed), launch."""
+"""Start the patient chat UI: build settings, build the chain (indexing first if needed), launch.
 
-from assistant.settings import Settings, set_offline_env
+    python app.py [--host 127.0.0.1] [--port 7860]      (same as `assistant serve`)
+"""
 
+import sys
 
-def main() -> None:
-    set_offline_env()
-    from assistant.ui import serve
-
-    serve(Settings.from_env())
-
+from assistant.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(["serve", *sys.argv[1:]]))

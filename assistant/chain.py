@@ -12,21 +12,24 @@ Input: ``{"question": str, "chat_history": [...]}`` (LangChain messages, ``(role
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.utils import AddableDict
 
 from assistant.answer import ExtractiveGenerator, Quote
 from assistant.embeddings import Embedder, cached_vectors, shared_embedder
-from assistant.errors import InvalidQuestion
+from assistant.errors import AssistantError, InvalidQuestion
 from assistant.grounding import Grounder, PartResult
-from assistant.index import Index, ensure_index
+from assistant.index import Index, ensure_index, open_index, read_manifest
 from assistant.prompts import Prompts
 from assistant.question import Analyzer, Question
 from assistant.ranker import Cues, default_ranker
@@ -46,31 +49,80 @@ MEDICAL_TERMS = Path(__file__).resolve().parent / "data" / "medical_terms.txt"
 class Parsed:
     question: str  # cleaned
     history: list[Turn]
+    trimmed: int = 0  # earlier messages dropped or cut to stay within the limits
+
+
+@dataclass(frozen=True)
+class IndexParts:
+    """Everything that depends on one index build, swapped as a whole when a new build appears."""
+
+    index: Index
+    retriever: HybridRetriever
+    grounder: Grounder
+    analyzer: Analyzer
+    generator: Runnable
+    manifest_mtime: int
 
 
 class AssistantChain(Runnable[Any, dict]):
     """Grounded question answering over one index. Safe to share between threads and users:
-    it keeps no conversation state (the caller passes ``chat_history``)."""
+    it keeps no conversation state (the caller passes ``chat_history``). A long-running chain picks
+    up a new index build (``assistant index`` run beside it) at its next question; each question is
+    answered wholly from one build."""
 
     def __init__(self, settings: Settings, index: Index, embedder: Embedder, *,
                  generator: Runnable | None = None, rewriter: QueryRewriter | None = None) -> None:
         self.settings = settings
-        self.index = index
         self.embedder = embedder
         self.prompts = Prompts(settings.prompts_dir)
-        self.cues = Cues(self.prompts.data("question_types.yaml"))
+        self.cues = Cues(self.prompts.data("question_types.yaml", ("types", "needs")))
         self.ranker = default_ranker()
-        self.retriever = HybridRetriever(index=index, k=settings.top_k)
-        self.grounder = Grounder(index, self.cues, self.ranker)
-        titles = {c.title for c in index.chunks}
-        self.analyzer = Analyzer(self.prompts, index.vocab, self.grounder.topic_stems, medical_terms(),
-                                 default_context=titles.pop() if len(titles) == 1 else "")
-        self.generator = generator or ExtractiveGenerator(index, self.grounder.threshold, settings.max_sentences)
+        self._custom_generator = generator
+        self._parts = self._build_parts(index)
+        self._request: ContextVar[IndexParts | None] = ContextVar(f"parts-{id(self)}", default=None)
+        self._reload_lock = threading.Lock()
         self.rewriter = rewriter or HeuristicRewriter()
         self.source_name = settings.source_name
         self.safety = Safety(self.prompts, self.source_name, embed=embedder.encode, embed_fixed=lambda texts: cached_vectors(
             texts, embedder.encode, settings.embedding_model, Path(settings.index_dir) / "cache"))
         self.safety.warm_up()
+
+    # -- the parts that depend on the index build -------------------------------------------
+    def _build_parts(self, index: Index) -> IndexParts:
+        retriever = HybridRetriever(index=index, k=self.settings.top_k)
+        grounder = Grounder(index, self.cues, self.ranker)
+        titles = {c.title for c in index.chunks}
+        analyzer = Analyzer(self.prompts, index.vocab, grounder.topic_stems, medical_terms(),
+                            default_context=titles.pop() if len(titles) == 1 else "")
+        generator = self._custom_generator or ExtractiveGenerator(index, grounder.threshold, self.settings.max_sentences)
+        return IndexParts(index, retriever, grounder, analyzer, generator, _manifest_mtime(self.settings))
+
+    def _current_parts(self) -> IndexParts:
+        """This request's parts; a new build on disk (the manifest changed) is opened first."""
+        parts = self._request.get() or self._parts
+        mtime = _manifest_mtime(self.settings)
+        if mtime == parts.manifest_mtime or mtime == 0:
+            return parts
+        with self._reload_lock:
+            if self._parts.manifest_mtime != mtime:
+                manifest = read_manifest(Path(self.settings.index_dir))
+                try:
+                    if manifest is None or manifest.build == self._parts.index.manifest.build:
+                        self._parts = replace(self._parts, manifest_mtime=mtime)
+                    else:
+                        self._parts = self._build_parts(open_index(self.settings, self.embedder))
+                        log.warning("Now answering from the new index build %s.", manifest.build)
+                except AssistantError as exc:  # keep answering from the build already open
+                    log.warning("A new index build could not be opened (%s); still using %s.", exc,
+                                self._parts.index.manifest.build)
+                    self._parts = replace(self._parts, manifest_mtime=mtime)
+            return self._parts
+
+    index = property(lambda self: (self._request.get() or self._parts).index)
+    retriever = property(lambda self: (self._request.get() or self._parts).retriever)
+    grounder = property(lambda self: (self._request.get() or self._parts).grounder)
+    analyzer = property(lambda self: (self._request.get() or self._parts).analyzer)
+    generator = property(lambda self: (self._request.get() or self._parts).generator)
 
     # -- Runnable ---------------------------------------------------------------------------
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
@@ -98,7 +150,14 @@ class AssistantChain(Runnable[Any, dict]):
         return self.run(input)[0]
 
     def run(self, input: Any) -> tuple[dict, list[str]]:
-        """The answer and the pieces ``stream`` yields."""
+        """The answer and the pieces ``stream`` yields, from one index build."""
+        token = self._request.set(self._current_parts())
+        try:
+            return self._run(input)
+        finally:
+            self._request.reset(token)
+
+    def _run(self, input: Any) -> tuple[dict, list[str]]:
         parsed = self.parse(input)
         flags, compare = self.safety.red_flags(parsed.question)
         screening = self.safety.screen(parsed.question, flags)
@@ -115,6 +174,7 @@ class AssistantChain(Runnable[Any, dict]):
                                if g not in flags) if compare else flags
         pieces: list[str] = []
         out = _empty_result(parsed.question)
+        out["history_trimmed"] = parsed.trimmed
         if urgent:
             out.update(urgent=True, urgent_advice=self.safety.advice, urgent_reasons=list(urgent))
             pieces.append(self.safety.advice + "\n\n")
@@ -215,7 +275,8 @@ class AssistantChain(Runnable[Any, dict]):
         cleaned = clean(question)
         if not cleaned:
             raise InvalidQuestion("The question is empty. Please type a question about " + self.source_name + ".")
-        return Parsed(cleaned, normalise_history(history))
+        turns, trimmed = normalise_history(history, self.settings.max_history_turns, self.settings.max_turn_chars)
+        return Parsed(cleaned, turns, trimmed)
 
     # -- helpers --------------------------------------------------------------------------------
     def _cite(self, quotes: list[Quote], out: dict, pieces: list[str]) -> list[dict]:
@@ -237,6 +298,26 @@ class AssistantChain(Runnable[Any, dict]):
     def _topics_text(self, template: str, notes: tuple[str, ...] = (), query: str = "") -> str:
         return self.prompts.render(template, source_name=self.source_name, notes=list(notes),
                                    topics=self.topics(query))
+
+    def subject(self) -> str:
+        """What the corpus is about: a one-document corpus's title, else the source's name."""
+        titles = {c.title for c in self.index.chunks}
+        return titles.pop() if len(titles) == 1 else self.source_name
+
+    def example_questions(self) -> list[str]:
+        """For the chat page: ``ASSISTANT_EXAMPLES``, else ``examples.yaml`` beside the corpus files,
+        else questions made from the corpus's subject and headings."""
+        if self.settings.examples.strip():
+            return [q.strip() for q in self.settings.examples.split("|") if q.strip()]
+        path = Path(self.settings.corpus_dir) / "examples.yaml"
+        if path.is_file():
+            try:
+                listed = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+                return [str(q) for q in listed if str(q).strip()][:8]
+            except (OSError, yaml.YAMLError) as exc:
+                log.warning("Ignoring %s (%s).", path, exc)
+        headings = [t for t in self.topics() if not t.startswith("...")][1:3]
+        return [f"What is {self.subject()}?"] + [f"What does {self.source_name} say about {h}?" for h in headings]
 
     def topics(self, query: str = "") -> list[str]:
         """What the corpus covers: its sections (one document) or its documents (several)."""
@@ -265,12 +346,23 @@ def build_chain(settings: Settings | None = None, *, generator: Runnable | None 
     return AssistantChain(settings, index, embedder, generator=generator, rewriter=rewriter)
 
 
-def normalise_history(history: Any) -> list[Turn]:
-    """LangChain messages, (role, text) tuples or {"role", "content"} dicts -> [(role, text)]."""
+def _manifest_mtime(settings: Settings) -> int:
+    try:
+        return (Path(settings.index_dir) / "manifest.json").stat().st_mtime_ns
+    except OSError:
+        return 0
+
+
+def normalise_history(history: Any, max_turns: int = 20, max_chars: int = 4000) -> tuple[list[Turn], int]:
+    """LangChain messages, (role, text) tuples or {"role", "content"} dicts -> ([(role, text)], how many
+    were dropped or cut). Only the last ``max_turns`` entries are read, each cut to ``max_chars``
+    before it is cleaned, so no history can make one request slow; ``None`` entries are skipped."""
     if not isinstance(history, (list, tuple)):
         raise InvalidQuestion("chat_history must be a list of messages or (role, text) pairs.")
+    items = [item for item in history if item is not None]
+    trimmed = max(0, len(items) - max_turns)
     turns: list[Turn] = []
-    for item in history:
+    for item in items[-max_turns:] if max_turns else []:
         if isinstance(item, (tuple, list)) and len(item) == 2:
             role, text = item
         elif isinstance(item, dict):
@@ -280,11 +372,15 @@ def normalise_history(history: Any) -> list[Turn]:
         else:
             raise InvalidQuestion(f"Cannot read chat_history entry {item!r:.80}.")
         role = {"human": "user", "ai": "assistant", "bot": "assistant"}.get(str(role).lower(), str(role).lower())
+        if text is None:
+            continue
         if not isinstance(text, str):
             text = " ".join(str(part.get("text", "")) if isinstance(part, dict) else str(part)
-                            for part in (text if isinstance(text, list) else [text]))
+                            for part in (text if isinstance(text, list) else [text]) if part is not None)
+        if len(text) > max_chars:
+            text, trimmed = text[-max_chars:], trimmed + 1
         turns.append((role, clean(text)))
-    return turns
+    return turns, trimmed
 
 
 def _empty_result(question: str) -> dict:

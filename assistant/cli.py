@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
             settings = settings.with_(index_dir=Path(args.index_dir))
         return int(args.run(args, settings) or 0)
     except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt:
         return 130
@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     e.set_defaults(run=_feedback_export)
 
     p = sub.add_parser("serve", help="start the chat UI (same as python app.py)")
+    p.add_argument("--host", help="address to listen on (default: ASSISTANT_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: ASSISTANT_PORT or 7860)")
+    _corpus_args(p)
     p.set_defaults(run=_serve)
     return parser
 
@@ -98,7 +101,11 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
 
 def _ask(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.chain import build_chain
+    from assistant.errors import InvalidQuestion
+    from assistant.safety import clean
 
+    if not clean(args.question):  # say so before loading the model
+        raise InvalidQuestion("The question is empty. Please type a question.")
     result = build_chain(settings).invoke({"question": args.question, "chat_history": []})
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
@@ -119,19 +126,20 @@ def _eval(args: argparse.Namespace, settings: Settings) -> int:
 def _feedback_export(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.feedback import FeedbackStore
 
-    text = FeedbackStore(settings.feedback_db).export(args.format)
+    store = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        store.export_to(args.format, args.output)
         print(f"Wrote {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(store.export(args.format))
     return 0
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.ui import serve
 
-    serve(settings)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    serve(settings.with_(**overrides) if overrides else settings)
     return 0
 
 

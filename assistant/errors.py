@@ -8,7 +8,8 @@ The CLI turns them into a one-line message and exit code 2, the UI into a friend
     ├── CorpusError          missing folder, no readable documents
     ├── IndexError_          missing, stale or corrupt index (named so as not to shadow the builtin)
     │   ├── IndexMissing
-    │   └── IndexStale
+    │   ├── IndexStale
+    │   └── IndexDamaged     a file of the build changed since it was built
     ├── SettingsError        a bad ASSISTANT_* value
     └── EvalError            an unreadable eval dataset or thresholds file
 """
@@ -38,6 +39,10 @@ class IndexMissing(IndexError_):
 
 class IndexStale(IndexError_):
     """The index was built from another corpus, model or chunking."""
+
+
+class IndexDamaged(IndexError_):
+    """A file of the index build is not what was written (checksums differ)."""
 
 
 class SettingsError(AssistantError):

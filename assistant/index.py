@@ -16,27 +16,30 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
+import re
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from assistant.embeddings import Embedder
-from assistant.errors import IndexError_, IndexMissing, IndexStale
+from assistant.errors import IndexDamaged, IndexError_, IndexMissing, IndexStale
 from assistant.ingest import Chunk, Corpus, Sentence, chunk_corpus, load_corpus
 from assistant.settings import Settings
 from assistant.text import STOPWORDS, stem, words
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: sentences embedded with their heading; 3: vocabulary without vectors
+FORMAT_VERSION = 4  # 2: sentences embedded with their heading; 3: vocabulary without vectors; 4: checksums
 CHUNKS, SENTENCES = "chunks", "sentences"
 COSINE = {"hnsw:space": "cosine"}
 
@@ -52,6 +55,7 @@ class Manifest:
     chunk_count: int = 0
     sentence_count: int = 0
     built_at: str = ""
+    checksums: dict = field(default_factory=dict)  # file in the build -> SHA-256 when it was built
 
     def same_recipe(self, other: Manifest) -> bool:
         keys = ("format_version", "embedding_model", "chunk_size", "chunk_overlap", "corpus_hash")
@@ -111,32 +115,46 @@ def read_manifest(index_dir: Path) -> Manifest | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Manifest(**data)
-    except (ValueError, TypeError) as exc:
+        manifest = Manifest(**data)
+    except (ValueError, TypeError, OSError) as exc:
         log.warning("Unreadable %s (%s); it will be rebuilt.", path, exc)
         return None
+    if not re.fullmatch(r"build-[\w-]+", manifest.build or ""):  # never open the index folder itself
+        log.warning("%s names no build folder; it will be rebuilt.", path)
+        return None
+    return manifest
 
 
 def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) -> tuple[Manifest, bool]:
-    """Build the index unless an identical one exists. Returns (manifest, whether it was built)."""
+    """Build the index unless an identical, undamaged one exists. Returns (manifest, whether it was built)."""
     corpus = load_corpus(settings.corpus_dir)
     wanted = expected_manifest(settings, corpus)
     index_dir = Path(settings.index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with _build_lock(index_dir):
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexError_(f"Cannot create the index folder {index_dir} ({exc.strerror}). "
+                          "Point ASSISTANT_INDEX_DIR at a folder you can write.") from None
+    before = read_manifest(index_dir)
+    with _build_lock(index_dir) as waited:
         current = read_manifest(index_dir)
-        if not force and current and current.same_recipe(wanted) and (index_dir / current.build).is_dir():
-            return current, False
+        if current and current.same_recipe(wanted) and _healthy(index_dir, current):
+            rebuilt_meanwhile = waited and (before is None or current.build != before.build)
+            if not force or rebuilt_meanwhile:  # another process rebuilt it while this one waited
+                return current, False
+        _remove_old_builds(index_dir, keep=current.build if current else "")  # partial builds of killed runs
         chunks = chunk_corpus(corpus, settings.chunk_size, settings.chunk_overlap)
         build = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         build_dir = index_dir / build
         try:
             counts = _write_build(build_dir, chunks, embedder)
+            checksums = _checksums(build_dir)
         except BaseException:
             shutil.rmtree(build_dir, ignore_errors=True)
             raise
         manifest = Manifest(**{**asdict(wanted), "build": build, "chunk_count": counts[0],
-                               "sentence_count": counts[1], "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                               "sentence_count": counts[1], "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                               "checksums": checksums})
         tmp = index_dir / f"manifest.json.{uuid.uuid4().hex[:6]}.tmp"
         tmp.write_text(json.dumps(asdict(manifest), indent=2), encoding="utf-8")
         os.replace(tmp, index_dir / "manifest.json")
@@ -145,7 +163,10 @@ def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) 
 
 
 def open_index(settings: Settings, embedder: Embedder) -> Index:
-    """Open the current index, or raise IndexMissing / IndexStale saying how to fix it."""
+    """Open the current index, or raise IndexMissing / IndexStale / IndexDamaged saying how to fix it.
+    A damaged build (a file changed since it was built) is caught here, before Chroma reads it: a
+    corrupt HNSW file would otherwise crash the process. A build folder that cannot be written (a
+    read-only deployment) is opened from a temporary copy."""
     index_dir = Path(settings.index_dir)
     manifest = read_manifest(index_dir)
     if manifest is None or not (index_dir / manifest.build).is_dir():
@@ -156,19 +177,30 @@ def open_index(settings: Settings, embedder: Embedder) -> Index:
         changed = ", ".join(manifest.differences(wanted))
         raise IndexStale(f"The index at {index_dir} is stale ({changed} changed). "
                          "Rebuild it with `assistant index`.")
+    damaged = _damaged_files(index_dir / manifest.build, manifest)
+    if damaged:
+        raise IndexDamaged(f"The index at {index_dir} is damaged ({', '.join(damaged[:3])} changed since it was "
+                           "built). Rebuild it with `assistant index --rebuild`.")
+    build_dir = index_dir / manifest.build
+    if not _writable(build_dir):
+        build_dir = _readonly_copy(build_dir)
     try:
-        return _load_build(index_dir / manifest.build, manifest, corpus, embedder)
+        return _load_build(build_dir, manifest, corpus, embedder)
     except Exception as exc:  # a corrupt database: say so, rebuilding fixes it
         raise IndexError_(f"The index at {index_dir} cannot be read ({exc}). "
                           "Rebuild it with `assistant index --rebuild`.") from exc
 
 
 def ensure_index(settings: Settings, embedder: Embedder) -> Index:
-    """Open the index, building or rebuilding it first when it is missing, stale or corrupt."""
+    """Open the index, building or rebuilding it first when it is missing, stale or damaged."""
+    load_corpus(settings.corpus_dir)  # a missing or empty corpus is the problem to report, not the index
     try:
         return open_index(settings, embedder)
     except IndexError_ as exc:
-        log.warning("%s Building it now.", exc)
+        if not _writable(Path(settings.index_dir)):
+            raise IndexError_(f"{exc} The folder is read-only, so it cannot be rebuilt here: build it where it "
+                              "can be written and copy it over.") from None
+        log.warning("%s Rebuilding it now.", str(exc).split(" Rebuild it with")[0].split(" Build it with")[0])
         build_index(settings, embedder, force=not isinstance(exc, (IndexMissing, IndexStale)))
         return open_index(settings, embedder)
 
@@ -244,12 +276,68 @@ def _remove_old_builds(index_dir: Path, keep: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
+CHECKED = ("*.bin", "vocab.json")  # the files Chroma's HNSW index reads raw (a bad one crashes it), and ours
+
+
+def _checksums(build_dir: Path) -> dict[str, str]:
+    return {p.relative_to(build_dir).as_posix(): _sha256(p)
+            for pattern in CHECKED for p in sorted(build_dir.rglob(pattern)) if p.is_file()}
+
+
+def _damaged_files(build_dir: Path, manifest: Manifest) -> list[str]:
+    damaged = []
+    for name, digest in manifest.checksums.items():
+        path = build_dir / name
+        if not path.is_file() or _sha256(path) != digest:
+            damaged.append(name)
+    return damaged
+
+
+def _healthy(index_dir: Path, manifest: Manifest) -> bool:
+    build_dir = index_dir / manifest.build
+    return build_dir.is_dir() and not _damaged_files(build_dir, manifest)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _writable(path: Path) -> bool:
+    """Whether ``path`` (and every folder in it) can be written; a missing path, if it can be created."""
+    path = Path(path)
+    if not path.exists():
+        parent = next((p for p in path.parents if p.exists()), None)
+        return parent is not None and os.access(parent, os.W_OK)
+    return os.access(path, os.W_OK) and all(os.access(p, os.W_OK) for p in path.rglob("*") if p.is_dir())
+
+
+def _readonly_copy(build_dir: Path) -> Path:
+    """A private, writable copy of a read-only build (Chroma writes to its database when it opens it)."""
+    target = Path(tempfile.mkdtemp(prefix="assistant-index-")) / build_dir.name
+    shutil.copytree(build_dir, target)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    log.info("The index build %s is read-only; reading a copy in %s.", build_dir, target)
+    return target
+
+
 @contextlib.contextmanager
-def _build_lock(index_dir: Path) -> Iterator[None]:
-    """One build at a time per index folder, across processes."""
+def _build_lock(index_dir: Path) -> Iterator[bool]:
+    """One build at a time per index folder, across processes; a waiting build says so. Yields
+    whether it had to wait."""
     with open(index_dir / ".lock", "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        waited = False
         try:
-            yield
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("Another process is building the index at %s; waiting for it to finish.", index_dir)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            waited = True
+        try:
+            yield waited
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -21,6 +21,7 @@ from assistant.errors import CorpusError
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".md", ".txt")
+PROGRESS_CHARS = 5_000_000  # report progress while chunking corpora larger than this
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _ABBREVIATIONS = (
     "dr", "mr", "mrs", "ms", "st", "vs", "e.g", "i.e", "etc", "u.s", "no", "fig", "approx", "jr", "sr",
@@ -75,16 +76,24 @@ class Corpus:
 def load_corpus(corpus_dir: Path) -> Corpus:
     """Read every .md/.txt file under ``corpus_dir``; unreadable files are skipped and reported."""
     corpus_dir = Path(corpus_dir)
+    if corpus_dir.is_file():
+        raise CorpusError(f"The corpus path {corpus_dir} is a file, not a folder. Point ASSISTANT_CORPUS_DIR at "
+                          "the folder that holds the documents.")
     if not corpus_dir.is_dir():
         raise CorpusError(
             f"The corpus folder {corpus_dir} does not exist. Create it and put .md or .txt files in it, "
             "or point ASSISTANT_CORPUS_DIR at an existing folder."
         )
+    root = corpus_dir.resolve()
     paths = sorted(p for p in corpus_dir.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
     documents, skipped = [], []
     digest = hashlib.sha256()
+    seen: dict[str, str] = {}  # content hash -> the file that had it first
     for path in paths:
         rel = path.relative_to(corpus_dir).as_posix()
+        if not path.resolve().is_relative_to(root):
+            skipped.append(f"{rel}: a link to a file outside the corpus folder, not read")
+            continue
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -102,6 +111,11 @@ def load_corpus(corpus_dir: Path) -> Corpus:
         if not text.strip():
             skipped.append(f"{rel}: empty file")
             continue
+        same = hashlib.sha256(raw).hexdigest()
+        if same in seen:
+            skipped.append(f"{rel}: the same text as {seen[same]}, indexed once")
+            continue
+        seen[same] = rel
         digest.update(rel.encode() + b"\x00" + raw + b"\x00")
         documents.append(Document(rel, _title(text, path), text))
     for reason in skipped:
@@ -113,7 +127,16 @@ def load_corpus(corpus_dir: Path) -> Corpus:
 
 
 def chunk_corpus(corpus: Corpus, chunk_size: int, overlap: int = 0) -> list[Chunk]:
-    return [c for doc in corpus.documents for c in chunk_document(doc, chunk_size, overlap)]
+    chunks: list[Chunk] = []
+    total = sum(len(d.text) for d in corpus.documents)
+    done, reported = 0, 0
+    for doc in corpus.documents:
+        chunks += chunk_document(doc, chunk_size, overlap)
+        done += len(doc.text)
+        if total > PROGRESS_CHARS and done - reported >= PROGRESS_CHARS:
+            log.warning("Chunking: %.0f of %.0f MB read, %d chunks", done / 1e6, total / 1e6, len(chunks))
+            reported = done
+    return chunks
 
 
 def chunk_document(doc: Document, chunk_size: int, overlap: int = 0) -> list[Chunk]:
@@ -208,8 +231,9 @@ def _sections(doc: Document) -> list[tuple[str, int, str]]:
         if body.strip():
             sections.append((heading, body_start, body))
 
+    next_text = _next_nonblank(lines)
     for i, line in enumerate(lines):
-        title = _heading_text(line, lines[i + 1 :], plain)
+        title = _heading_text(line, next_text[i], plain)
         if title is None:
             continue
         close(offsets[i])
@@ -219,14 +243,23 @@ def _sections(doc: Document) -> list[tuple[str, int, str]]:
     return sections
 
 
-def _heading_text(line: str, following: list[str], plain: bool) -> str | None:
+def _next_nonblank(lines: list[str]) -> list[str]:
+    """For each line, the next non-blank line after it ("" at the end): one pass, not one per line."""
+    out, nxt = [""] * len(lines), ""
+    for i in range(len(lines) - 1, -1, -1):
+        out[i] = nxt
+        if lines[i].strip():
+            nxt = lines[i]
+    return out
+
+
+def _heading_text(line: str, nxt: str, plain: bool) -> str | None:
     match = _HEADING.match(line)
     if match:
         return match.group(2).strip()
     if not plain:
         return None
     stripped = line.strip()
-    nxt = next((line for line in following if line.strip()), "")
     looks_like_title = (
         0 < len(stripped) <= 80
         and stripped[-1] not in ".!?:;,"

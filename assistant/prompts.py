@@ -34,8 +34,13 @@ class Prompts:
         except jinja2.TemplateNotFound:
             raise SettingsError(f"Missing prompt file {self.folder / name}.") from None
 
-    def data(self, name: str) -> Any:
-        return _load_yaml(self.folder / name)
+    def data(self, name: str, required: tuple[str, ...] = ()) -> Any:
+        """A YAML data file; ``required`` keys must be present (a missing one names the file and key)."""
+        data = _load_yaml(self.folder / name)
+        missing = [key for key in required if not isinstance(data, dict) or key not in data]
+        if missing:
+            raise SettingsError(f"The prompt data file {self.folder / name} lacks {', '.join(map(repr, missing))}.")
+        return data
 
     def path(self, name: str) -> Path:
         return self.folder / name
@@ -45,4 +50,7 @@ class Prompts:
 def _load_yaml(path: Path) -> Any:
     if not path.exists():
         raise SettingsError(f"Missing prompt data file {path}.")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"The prompt data file {path} is not valid YAML ({exc}).") from None

@@ -129,7 +129,7 @@ class Analyzer:
                  medical_terms: frozenset[str], default_context: str = "") -> None:
         self.glossary = [([" ".join(words(p)) for p in entry["lay"]], [str(c) for c in entry["clinical"]])
                          for entry in prompts.data("lay_terms.yaml") or []]
-        data = prompts.data("question_types.yaml")
+        data = prompts.data("question_types.yaml", ("types", "needs"))
         self.types = {name: re.compile(t["question"], re.I) for name, t in data["types"].items()}
         self.needs = {name: re.compile(n["question"], re.I) for name, n in data["needs"].items()}
         self.text_speak: dict[str, str] = {str(k): str(v) for k, v in (prompts.data("text_speak.yaml") or {}).items()}

@@ -47,7 +47,7 @@ class Safety:
         """``embed``: texts -> unit vectors; ``embed_fixed`` the same for the fixed exemplar lists (it
         may read them from a cache). Without ``embed`` only the patterns are used."""
         self.source_name = source_name
-        urgent = prompts.data("urgent.yaml")
+        urgent = prompts.data("urgent.yaml", ("advice", "threshold", "margin", "groups", "personal", "current", "general"))
         self.advice: str = urgent["advice"].strip()
         self._groups = [(g["name"], [re.compile(p.strip(), re.I) for p in g["patterns"]], g.get("exemplars") or [])
                         for g in urgent["groups"]]
@@ -59,7 +59,8 @@ class Safety:
         self._embed = embed
         self._embed_fixed = embed_fixed or embed
         self._exemplars: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        talk = prompts.data("conversation.yaml")
+        talk = prompts.data("conversation.yaml", ("greeting", "thanks", "goodbye", "capabilities", "decision",
+                                                  "injection", "disclaimer"))
         self._talk = {k: (re.compile(v["pattern"].strip(), re.I), v.get("reply", "")) for k, v in talk.items()
                       if isinstance(v, dict) and k in ("greeting", "thanks", "goodbye", "capabilities")}
         self._decision = re.compile(talk["decision"]["pattern"].strip(), re.I)
@@ -162,12 +163,18 @@ so lot lots for all your it this that is are me i my just really today so much a
 def clean(text: str) -> str:
     """Plain text from whatever was pasted: markup removed, entities decoded, control chars dropped.
     Only real tags go ("<2 days ago ... fever > 39C" keeps its words); ``nh3`` runs in linear time."""
+    text = _ANSI.sub(" ", text)  # terminal colour codes ("\x1b[31m") go whole, not as "31m"
     text = html.unescape(_strip_tags(html.unescape(_strip_tags(text))))  # twice: markup may be entity-encoded
-    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)  # markdown links and images: keep the words
+    text = _MARKDOWN_LINK.sub(r"\1", text)  # markdown links and images: keep the words
     text = re.sub(r"\b(?:javascript|vbscript|data|https?|ftp|file):\S*|\bwww\.\S+", " ", text, flags=re.I)
     text = "".join(ch if ch in "\n\t" or unicodedata.category(ch)[0] != "C" else " " for ch in text)
     text = re.sub(r"[`*_#\[\]{}|~]+", " ", text)  # markdown punctuation carries no meaning here ("<", ">" may: "> 39C")
     return re.sub(r"\s+", " ", text).strip()
+
+
+# Bounded repetitions keep every pattern linear in the length of the text (no catastrophic backtracking).
+_ANSI = re.compile(r"\x1b(?:\[[0-9;?]{0,32}[ -/]{0,4}[@-~]|\][^\x07\x1b]{0,256}(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_MARKDOWN_LINK = re.compile(r"!?\[([^\[\]\n]{0,300})\]\([^()\s]{0,500}\)")
 
 
 def _strip_tags(text: str) -> str:

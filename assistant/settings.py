@@ -12,7 +12,24 @@ from pathlib import Path
 
 from assistant.errors import SettingsError
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+# Run from a checkout (editable install): the repository's folders. Installed from a wheel: the copies
+# shipped inside the package, and the index and feedback in the user's cache and data folders.
+IN_CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "prompts").is_dir()
+
+
+def _user_dir(variable: str, fallback: str) -> Path:
+    return Path(os.environ.get(variable) or Path.home() / fallback) / "kypho-assistant"
+
+
+def default_path(name: str) -> Path:
+    """Where ``corpus``, ``prompts``, ``evals``, ``index`` and ``feedback.sqlite3`` are by default."""
+    if IN_CHECKOUT:
+        return ROOT / name
+    return {"corpus": PACKAGE / "corpus", "prompts": PACKAGE / "prompts", "evals": PACKAGE / "eval_data",
+            "index": _user_dir("XDG_CACHE_HOME", ".cache") / "index",
+            "feedback.sqlite3": _user_dir("XDG_DATA_HOME", ".local/share") / "feedback.sqlite3"}[name]
 
 # Offline by construction: no model hub, no telemetry. Set before any library reads them.
 OFFLINE_ENV = {
@@ -26,19 +43,28 @@ OFFLINE_ENV = {
 }
 
 
+# Tracing posts every question and answer to a tracing service: off, even when LANGSMITH_TRACING /
+# LANGCHAIN_TRACING_V2 are set in the environment, unless ASSISTANT_TRACING=1 opts in.
+TRACING_ENV = ("LANGSMITH_TRACING", "LANGCHAIN_TRACING_V2", "LANGCHAIN_TRACING", "LANGSMITH_TRACING_V2")
+
+
 def set_offline_env() -> None:
-    """Make every library stay offline (keeps any value the user already set)."""
+    """Make every library stay offline (keeps any value the user already set), and tracing off
+    unless ``ASSISTANT_TRACING`` is true."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
+    if os.environ.get("ASSISTANT_TRACING", "").strip().lower() not in ("1", "true", "yes", "on"):
+        for key in TRACING_ENV:
+            os.environ[key] = "false"
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable. Paths may be relative to the working directory."""
 
-    corpus_dir: Path = ROOT / "corpus"
-    index_dir: Path = ROOT / "index"
-    prompts_dir: Path = ROOT / "prompts"
+    corpus_dir: Path = default_path("corpus")
+    index_dir: Path = default_path("index")
+    prompts_dir: Path = default_path("prompts")
     source_name: str = "the guide"  # how answers refer to the corpus
     embedding_model: str = "all-MiniLM-L6-v2"  # the packaged model, or a local folder
     chunk_size: int = 600  # characters, upper bound; chunks end on sentence boundaries
@@ -46,9 +72,13 @@ class Settings:
     top_k: int = 4  # passages retrieved per question
     max_sentences: int = 4  # answer sentences (a list-like question may take one more)
     max_question_chars: int = 2000
-    feedback_db: Path = ROOT / "feedback.sqlite3"
+    max_history_turns: int = 20  # earlier messages read (the oldest are dropped beyond this)
+    max_turn_chars: int = 4000  # characters read of each earlier message (the rest is cut)
+    feedback_db: Path = default_path("feedback.sqlite3")
+    feedback_retention_days: int = 0  # delete feedback older than this many days (0: keep it)
     host: str = "127.0.0.1"
     port: int = 7860
+    examples: str = ""  # example questions on the chat page, separated by "|" (default: corpus/examples.yaml)
     concurrency: int = 8  # answers computed at once by the UI
     max_queue: int = 64  # waiting requests before the UI says "busy"
 
@@ -73,7 +103,8 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("corpus_dir", "index_dir", "prompts_dir", "feedback_db"):
             object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
-        for name in ("chunk_size", "top_k", "max_sentences", "max_question_chars", "concurrency"):
+        for name in ("chunk_size", "top_k", "max_sentences", "max_question_chars", "concurrency", "max_history_turns",
+                     "max_turn_chars"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"ASSISTANT_{name.upper()} must be at least 1.")
 

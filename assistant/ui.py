@@ -18,9 +18,6 @@ from assistant.errors import AssistantError
 from assistant.feedback import FeedbackStore
 from assistant.settings import Settings
 
-EXAMPLES = ["Who performs kyphoplasty?", "What causes compression fractures?",
-            "What should I ask a provider?", "How much does kyphoplasty cost?"]
-
 CSS = """
 .gradio-container {font-size: 18px !important; max-width: 1200px !important; margin: auto}
 #disclaimer {background: #fff8e1; border: 2px solid #8a6d00; color: #3d3000; padding: 10px 14px; border-radius: 8px}
@@ -38,7 +35,7 @@ SOURCES_EMPTY = "<p id='sources-empty'>Sources for each answer appear here.</p>"
 
 
 def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
-    store = FeedbackStore(settings.feedback_db)
+    store = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
     disclaimer = chain.safety.disclaimer
 
     def respond(message: str, chat: list, history: list):
@@ -50,7 +47,7 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
             gr.Warning(str(exc))
             yield message, chat, history, gr.skip(), gr.skip()
             return
-        chat = chat + [{"role": "user", "content": html.escape(message.strip())},
+        chat = chat + [{"role": "user", "content": _inert(message.strip())},
                        {"role": "assistant", "content": "…"}]
         text, result = "", {}
         for piece in chain.stream({"question": message, "chat_history": history}):
@@ -71,7 +68,10 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
     def give_feedback(rating: str, comment: str, result: dict):
         if not result or not result.get("answer"):
             return comment, "Ask a question first, then rate its answer."
-        store.record(rating, result.get("question", ""), result["answer"], result.get("citations", []), comment)
+        try:
+            store.record(rating, result.get("question", ""), result["answer"], result.get("citations", []), comment)
+        except AssistantError as exc:
+            return comment, f"Sorry, your feedback could not be saved: {exc}"
         return "", "Thank you — your feedback was saved."
 
     def api_ask(question: str, chat_history: list) -> dict:
@@ -88,8 +88,9 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
         except AssistantError as exc:
             return {"error": str(exc)}
 
-    with gr.Blocks(title="Kyphoplasty guide assistant") as demo:
-        gr.Markdown("# Ask about kyphoplasty\nAnswers come only from the kyphoplasty guide, "
+    name = settings.source_name
+    with gr.Blocks(title=f"Questions about {name}") as demo:
+        gr.Markdown(f"# Ask about {_inert(chain.subject())}\nAnswers come only from {_inert(name)}, "
                     "and every sentence links to the passage it comes from.")
         gr.HTML(f"<div id='disclaimer' role='note'>ℹ️ {html.escape(disclaimer)}</div>")
         history = gr.State([])
@@ -103,7 +104,8 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
                 with gr.Row():
                     ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
                     new_btn = gr.Button("New conversation", elem_id="new-conversation")
-                gr.Examples(EXAMPLES, inputs=question, label="Example questions (click one)")
+                gr.Examples(list(settings.examples) or chain.example_questions(), inputs=question,
+                            label="Example questions (click one)")
             with gr.Column(scale=2, min_width=300):
                 sources = gr.HTML(SOURCES_EMPTY, label="Sources", elem_id="sources")
                 gr.Markdown("### Was this answer helpful?")
@@ -130,15 +132,25 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
 
 def _render_answer(text: str, result: dict) -> str:
     """Answer as safe HTML: [n] markers become links to the sources panel."""
-    body = html.escape(text)
-    body = re.sub(r"\[(\d+)\]", r'<a class="cite" href="#source-\1" aria-label="source \1">[\1]</a>', body)
+    body = _inert(text)
+    body = re.sub(r"&#91;(\d+)&#93;", r'<a class="cite" href="#source-\1" aria-label="source \1">[\1]</a>', body)
     body = body.replace("\n\n", "<br><br>").replace("\n", "<br>")
     if result.get("urgent") and result.get("urgent_advice"):
-        advice = html.escape(result["urgent_advice"])
+        advice = _inert(result["urgent_advice"])
         body = body.replace(advice, f'<div class="urgent-box" role="alert">{advice}</div>', 1)
     if result.get("abstained") and not result.get("urgent"):
         body = f'<div class="abstained-box">{body}</div>'
     return body
+
+
+# HTML specials and Markdown punctuation as character references, in one pass
+_INERT = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'[]()!*_`#~|\\$:"})
+
+
+def _inert(text: str) -> str:
+    """Text shown exactly as typed or quoted: no HTML and no Markdown (a "![x](url)" in a message or a
+    corpus file must not become an image the browser fetches)."""
+    return text.translate(_INERT)
 
 
 def _render_sources(result: dict) -> str:
@@ -152,8 +164,30 @@ def _render_sources(result: dict) -> str:
     return "".join(parts)
 
 
+MAX_UPLOAD = "1kb"  # the page takes no files: Gradio's upload route refuses anything bigger than this
+
+
 def serve(settings: Settings) -> None:
+    """Build the chain and serve the page; a port in use or not allowed is a one-line AssistantError."""
     chain = build_chain(settings)
     demo = build_ui(chain, settings)
+    _check_port(settings.host, settings.port)
     print(f"Open http://{settings.host}:{settings.port} in your browser.")
-    demo.launch(server_name=settings.host, server_port=settings.port, css=CSS, show_error=False)
+    demo.launch(**launch_options(settings))
+
+
+def launch_options(settings: Settings) -> dict:
+    """How the page is served (also by the tests): loopback by default, no error details, no uploads."""
+    return {"server_name": settings.host, "server_port": settings.port, "css": CSS, "show_error": False,
+            "max_file_size": MAX_UPLOAD}
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise AssistantError(f"Cannot serve on {host}:{port} ({exc.strerror}). Choose another port with "
+                                 "--port or ASSISTANT_PORT.") from None

@@ -161,7 +161,7 @@ def test_non_dict_input_and_bad_history(chain):
 def test_control_characters_and_markup_are_cleaned(chain):
     out = ask(chain, "Who\x07 performs <b>kyphoplasty</b>?\x1b[31m")
     assert "Neurosurgeons" in out["answer"]
-    assert out["question"] == "Who performs kyphoplasty ? 31m" or "<b>" not in out["question"]
+    assert out["question"] == "Who performs kyphoplasty?"  # the colour code goes whole, the tags too
 
 
 class FixedGenerator(Runnable):

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from assistant.errors import IndexMissing, IndexStale
-from assistant.index import build_index, ensure_index, open_index, read_manifest
+from assistant.errors import IndexError_, IndexMissing, IndexStale
+from assistant.index import FORMAT_VERSION, build_index, ensure_index, open_index, read_manifest
 from assistant.settings import Settings
 
 
@@ -23,7 +23,8 @@ def test_index_records_its_recipe(own, embedder):
     assert built
     data = json.loads((own.index_dir / "manifest.json").read_text())
     assert data["embedding_model"] == "all-MiniLM-L6-v2"
-    assert data["chunk_size"] == own.chunk_size and data["format_version"] >= 1
+    assert data["chunk_size"] == own.chunk_size and data["format_version"] == FORMAT_VERSION
+    assert data["checksums"] and all(len(digest) == 64 for digest in data["checksums"].values())
     assert len(data["corpus_hash"]) == 64
     meta = open_index(own, embedder).store._collection.metadata
     assert meta["hnsw:space"] == "cosine"
@@ -86,11 +87,13 @@ def test_corrupt_manifest_is_rebuilt(own, embedder):
     assert ensure_index(own, embedder).chunks
 
 
-def test_corrupt_database_is_reported_and_rebuilt(own, embedder):
+@pytest.mark.parametrize("name, message", [("vocab.json", "damaged.*--rebuild"),
+                                           ("chroma.sqlite3", "cannot be read.*--rebuild")])
+def test_corrupt_files_are_reported_and_rebuilt(own, embedder, name, message):
     build_index(own, embedder)
     build = read_manifest(own.index_dir).build
-    (own.index_dir / build / "vocab.json").write_bytes(b"garbage")
-    with pytest.raises(Exception, match="cannot be read.*--rebuild"):
+    (own.index_dir / build / name).write_bytes(b"garbage")
+    with pytest.raises(IndexError_, match=message):
         open_index(own, embedder)
     assert ensure_index(own, embedder).chunks
 

@@ -23,17 +23,21 @@ import yaml
 from assistant.errors import EvalError
 from assistant.evals.dataset import Case, load_cases
 from assistant.evals.metrics import evaluate
-from assistant.settings import ROOT, Settings
+from assistant.settings import Settings, default_path
 
-DEFAULT_SUITE = ROOT / "evals" / "suite.yaml"
-DEFAULT_DATASET = ROOT / "evals" / "kyphoplasty.yaml"
-DEFAULT_THRESHOLDS = ROOT / "evals" / "thresholds.yaml"
+DEFAULT_SUITE = default_path("evals") / "suite.yaml"
+DEFAULT_DATASET = default_path("evals") / "kyphoplasty.yaml"
+DEFAULT_THRESHOLDS = default_path("evals") / "thresholds.yaml"
 MEANS = ("fact_recall", "faithfulness", "citation_accuracy", "retrieval_hit", "first_answers", "duplicates",
          "false_decline", "need_named", "nonsense_note", "gold_cited", "gold_overlap", "gold_first", "declined")
 
 
-def run_eval(chain: Any, cases: list[Case], *, progress: bool = False, embed=None, corpus_text: str = "") -> dict:
-    """Answer every case (replaying its history first) and score it. Returns the full report."""
+def run_eval(chain: Any, cases: list[Case], *, progress: bool = False, embed=None, corpus_text: str | None = None) -> dict:
+    """Answer every case (replaying its history first) and score it. Returns the full report.
+    ``corpus_text`` (for the nonsense-note check) defaults to the chain's own corpus."""
+    if corpus_text is None:
+        index = getattr(chain, "index", None)
+        corpus_text = " ".join(d.text for d in index.corpus.documents) if index is not None else ""
     rows = []
     for i, case in enumerate(cases, 1):
         history: list[tuple[str, str]] = []
@@ -121,7 +125,13 @@ def compare(report: dict, previous: dict) -> dict[str, list[str]]:
 def load_thresholds(path: Path) -> dict:
     if not Path(path).exists():
         raise EvalError(f"No thresholds file at {path}.")
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise EvalError(f"The thresholds file {path} is not valid YAML ({exc}).") from None
+    if not isinstance(data, dict):
+        raise EvalError(f"The thresholds file {path} must map split names (or min/max) to limits.")
+    return data
 
 
 def load_suite(path: Path) -> dict[str, dict]:
@@ -172,9 +182,9 @@ def run_cli(args: Any, settings: Settings) -> int:
     from assistant.embeddings import shared_embedder
     from assistant.evals.report import terminal_table, write_reports
 
-    if args.dataset:
+    if args.dataset:  # one dataset: the thresholds of the split of the same name, if any
         splits = {Path(args.dataset).stem: {"dataset": Path(args.dataset), "corpus": None}}
-        thresholds_path = args.thresholds
+        thresholds_path = args.thresholds or DEFAULT_THRESHOLDS
     else:
         splits = load_suite(args.suite or DEFAULT_SUITE)
         thresholds_path = args.thresholds or (DEFAULT_THRESHOLDS if not args.suite else None)
@@ -208,10 +218,17 @@ def run_cli(args: Any, settings: Settings) -> int:
         report["threshold_failures"] += [f"{name}: {f}" for f in failures]
         report["splits"][name] = result
     if args.compare:
-        report["compare"] = compare(report, json.loads(Path(args.compare).read_text(encoding="utf-8")))
+        try:
+            previous = json.loads(Path(args.compare).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise EvalError(f"Cannot read the report to compare with, {args.compare} ({exc}).") from None
+        report["compare"] = compare(report, previous)
     print(terminal_table(report))
     if args.report:
-        paths = write_reports(report, Path(args.report))
+        try:
+            paths = write_reports(report, Path(args.report))
+        except OSError as exc:
+            raise EvalError(f"Cannot write the reports to {args.report} ({exc.strerror}).") from None
         print("Reports: " + ", ".join(str(p) for p in paths))
     if report["threshold_failures"]:
         print("Below threshold: " + "; ".join(report["threshold_failures"]), file=sys.stderr)

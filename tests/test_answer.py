@@ -1,0 +1,33 @@
+"""The extractive generator: the answering sentence first, antecedents, no repeats, safe highlighting."""
+
+from assistant.answer import _repeats, highlight_html
+from tests.conftest import ask
+
+
+def test_the_sentence_that_answers_comes_first(chain):
+    out = ask(chain, "Who performs kyphoplasty?")
+    assert out["answer"].startswith("The three types of specialists who routinely perform this procedure")
+
+
+def test_a_definition_is_short_and_complete(chain):
+    out = ask(chain, "What is kyphoplasty?")
+    sentences = [q["text"] for c in out["citations"] for q in c["quotes"]]
+    assert sentences[0].startswith("Kyphoplasty is a minimally invasive")
+    assert "It involves injecting bone cement" in out["answer"]
+    assert len(sentences) <= 3
+
+
+def test_no_sentence_is_quoted_twice(chain):
+    out = ask(chain, "Who performs kyphoplasty and which specialists do it?")
+    quoted = [q["text"] for c in out["citations"] for q in c["quotes"]]
+    assert len(quoted) == len(set(quoted))
+
+
+def test_near_duplicates_are_recognised():
+    assert _repeats("Osteoporosis reduces bone density and strength.", ["Osteoporosis reduces bone density and strength!"])
+    assert not _repeats("Neurosurgeons manage complicated cases.", ["Osteoporosis reduces bone density."])
+
+
+def test_highlighting_escapes_the_passage():
+    html = highlight_html("<b>a</b> then b", [{"start": 9, "end": 15}])
+    assert html == "&lt;b&gt;a&lt;/b&gt; <mark>then b</mark>"

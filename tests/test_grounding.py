@@ -1,0 +1,40 @@
+"""Coverage decisions, per part: a named thing absent, a kind of statement missing, or nothing relevant."""
+
+import pytest
+
+from tests.conftest import ask
+
+
+def test_the_guide_is_about_kyphoplasty(chain):
+    assert chain.grounder.topic_stems == {"kyphoplasti"} and chain.grounder.one_topic
+    assert chain.grounder.without_topic("how much does kyphoplasty cost") == "how much does cost"
+    assert chain.grounder.without_topic("what is kyphoplasty") == "what is kyphoplasty"  # nothing else left
+
+
+@pytest.mark.parametrize("question, note", [
+    ("Can I take alendronate after it?", "mention alendronate"),
+    ("how much does kyphoplasty cost?", "say how much kyphoplasty costs"),
+    ("Will they knock me out for it?", "say whether they will knock you out for it"),
+])
+def test_uncovered_parts_and_their_notes(chain, question, note):
+    out = ask(chain, question)
+    assert out["abstained"] and out["notes"] == [note] and out["citations"] == []
+
+
+def test_a_named_thing_the_corpus_has_is_not_absent(chain):
+    part = chain.analyzer.analyse("what does osteoporosis do to bones?").parts[0]
+    assert chain.grounder.absent(part) == ()
+
+
+def test_a_typo_of_a_function_word_is_not_a_missing_named_thing(chain):
+    part = chain.analyzer.analyse("who dose kyphoplasty").parts[0]  # "dose" for "does"
+    assert chain.grounder.absent(part) == ()
+
+
+def test_figures_missing_from_a_good_answer_make_it_partial(chain):
+    out = ask(chain, "Who performs kyphoplasty and what percentage of patients get better?")
+    assert out["kind"] == "partial" and "Neurosurgeons" in out["answer"]
+
+
+def test_nothing_of_the_corpus_is_off_topic(chain):
+    assert ask(chain, "What is the capital of France?")["kind"] == "off_topic"
