@@ -166,7 +166,7 @@ class AssistantChain(Runnable[Any, dict]):
             said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")
             question = self.understand(screening.question, parsed.history, said)
             if screening.injection:  # never restate a message that tried to change the instructions
-                question = replace(question, parts=tuple(replace(p, restated="") for p in question.parts))
+                question = replace(question, parts=tuple(replace(p, echo=False) for p in question.parts))
         # one call to the model embeds what the red-flag check and the search both need
         texts = list(dict.fromkeys(compare + (self._search_texts(question) if question else [])))
         vectors = dict(zip(texts, self.embedder.encode(texts))) if texts else {}

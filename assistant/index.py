@@ -276,7 +276,9 @@ def _remove_old_builds(index_dir: Path, keep: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-CHECKED = ("*.bin", "vocab.json")  # the files Chroma's HNSW index reads raw (a bad one crashes it), and ours
+# The HNSW files Chroma reads raw (a bad one crashes the process) and never rewrites, and ours. Not
+# length.bin or chroma.sqlite3: Chroma rewrites those when a process that used the index exits.
+CHECKED = ("data_level0.bin", "link_lists.bin", "header.bin", "vocab.json")
 
 
 def _checksums(build_dir: Path) -> dict[str, str]:

@@ -93,7 +93,16 @@ class Part:
     types: tuple[str, ...]
     needs: tuple[str, ...]
     terms: tuple[Term, ...]
-    restated: str  # "whether you will be put to sleep for it"
+    echo: bool = True  # False: never restate this part in a note (the message held an injection)
+
+    @property
+    def restated(self) -> str:
+        """The part as an indirect question for notes ("whether you will be put to sleep for it"), or ""
+        (not echoed, too long, or not a question). Worked out only when a note needs it."""
+        if not self.echo:
+            return ""
+        text = restate(self.text)
+        return text if len(text) <= MAX_RESTATED else ""
 
     @property
     def asked_terms(self) -> tuple[Term, ...]:
@@ -197,9 +206,7 @@ class Analyzer:
                     carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, t.specific, True, t.alternatives,
                                         story=names_only))
         search = " ".join([core, *expansion, *(t.word for t in carried)])
-        restated = restate(core)
-        return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried),
-                    restated if len(restated) <= MAX_RESTATED else "")
+        return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried))
 
     def _names(self, text: str) -> list[Term]:
         return [t for t in self.terms(text, text) if t.specific] if text else []
@@ -230,8 +237,8 @@ class Analyzer:
     def types_of(self, text: str) -> tuple[str, ...]:
         found = tuple(name for name, rx in self.types.items() if rx.search(text))
         bare = re.sub(r"[?!.]+$", "", text.strip()).split()
-        verbless = not any(_can_be_verb(w.lower()) for w in bare[1:])
-        if not found and 0 < len(bare) <= 4 and not _QUESTION_START.match(text) and verbless:
+        if (not found and 0 < len(bare) <= 4 and not _QUESTION_START.match(text)
+                and not any(_can_be_verb(w.lower()) for w in bare[1:])):
             return ("definition",)  # "tell me about osteoporosis", "VCF?": what it is
         return found
 
@@ -258,7 +265,9 @@ class Analyzer:
             return False
         if word in self.medical_terms or american(word) in self.medical_terms or (capitalised and z < PROPER_NOUN_ZIPF):
             return True
-        return z < RARE_ZIPF and len(word) >= 5 and not near_common_word(word)  # a drug or brand, not 'docter'
+        if z >= RARE_ZIPF or len(word) < 5:
+            return False
+        return word in self.vocabulary or not near_common_word(word)  # a drug or brand, not 'docter'
 
 
 def specificity(word: str) -> float:

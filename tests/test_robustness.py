@@ -266,3 +266,16 @@ def test_a_running_chain_picks_up_a_new_build(tmp_path, corpus_copy, embedder):
     build_index(settings, embedder)  # another process, say `assistant index`, rebuilds beside the server
     out = ask(chain, "How is green tea made?")
     assert chain.index.manifest.build != first and "unoxidised leaves" in out["answer"]
+
+
+def test_using_an_index_does_not_make_it_look_damaged(built, embedder):
+    import subprocess
+    import sys
+
+    code = ("from assistant.chain import build_chain; from assistant.settings import Settings; from pathlib import Path;"
+            f"build_chain(Settings(corpus_dir=Path({str(built.corpus_dir)!r}), index_dir=Path({str(built.index_dir)!r})))"
+            ".invoke('Who performs kyphoplasty?')")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert run.returncode == 0, run.stderr[-1500:]
+    assert open_index(built, embedder).chunks  # Chroma rewrote some files on exit: not counted as damage
