@@ -76,8 +76,8 @@ print(json.dumps(out))
 """
 
 
-def child(cfg: dict) -> dict:
-    run = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True, cwd=ROOT)
+def child(cfg: dict, root: Path = ROOT, code: str = CHILD) -> dict:
+    run = subprocess.run([sys.executable, "-c", code, json.dumps(cfg)], capture_output=True, text=True, cwd=root)
     if run.returncode:
         sys.exit(run.stderr)
     return json.loads(run.stdout.strip().splitlines()[-1])
@@ -104,12 +104,43 @@ def bench(name: str, corpus: Path, questions: list[str], runs: int, peer: bool) 
               f"(ours/peer p50 {ask['p50_ms'] / tutorial['p50_ms']:.2f}), peak RSS {tutorial['peak_rss_mb']:.0f} MB")
 
 
+def against(revision: str, runs: int = 3) -> None:
+    """Cold start of this tree and of an earlier revision (a git worktree), alternately, same machine."""
+    import statistics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "other"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(other), revision], cwd=ROOT, check=True)
+        try:
+            their_child = (other / "scripts" / "benchmark.py").read_text().split('CHILD = r"""')[1].split('"""')[0]
+            trees = {"this tree": (ROOT, CHILD), revision: (other, their_child)}
+            times: dict[str, list[float]] = {name: [] for name in trees}
+            for name, (root, code) in trees.items():
+                base = {"corpus": str(root / "corpus"), "index": str(Path(tmp) / name.replace(" ", "-")),
+                        "questions": GUIDE_QUESTIONS[:1], "runs": 1}
+                child({**base, "mode": "build"}, root, code)
+            for _ in range(runs):
+                for name, (root, code) in trees.items():
+                    base = {"corpus": str(root / "corpus"), "index": str(Path(tmp) / name.replace(" ", "-")),
+                            "questions": GUIDE_QUESTIONS[:1], "runs": 1}
+                    times[name].append(child({**base, "mode": "ask"}, root, code)["cold_start_s"])
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT)
+    print(f"\nCold start → first answer on the guide (median of {runs} fresh processes each)")
+    for name, values in times.items():
+        print(f"  {name:<12} {statistics.median(values):6.2f} s   {[round(v, 2) for v in values]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-peer", action="store_true", help="skip the LangChain-tutorial baseline")
     parser.add_argument("--large", action="store_true", help="also the 2,500-answer collection (make medquad-collection)")
+    parser.add_argument("--against", metavar="REV", help="only compare cold start with an earlier git revision")
     args = parser.parse_args()
+    if args.against:
+        against(args.against)
+        return
     bench("Kyphoplasty guide", ROOT / "corpus", GUIDE_QUESTIONS, args.runs, not args.no_peer)
     if MEDQUAD.exists():
         questions = [json.loads(line)["question"] for line in (MEDQUAD / "questions.jsonl").open()][:30]
