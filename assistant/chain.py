@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextvars import ContextVar
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -79,7 +78,6 @@ class AssistantChain(Runnable[Any, dict]):
         self.ranker = default_ranker()
         self._custom_generator = generator
         self._parts = self._build_parts(index)
-        self._request: ContextVar[IndexParts | None] = ContextVar(f"parts-{id(self)}", default=None)
         self._reload_lock = threading.Lock()
         self.rewriter = rewriter or HeuristicRewriter()
         self.source_name = settings.source_name
@@ -99,7 +97,7 @@ class AssistantChain(Runnable[Any, dict]):
 
     def _current_parts(self) -> IndexParts:
         """This request's parts; a new build on disk (the manifest changed) is opened first."""
-        parts = self._request.get() or self._parts
+        parts = self._parts
         mtime = _manifest_mtime(self.settings)
         if mtime == parts.manifest_mtime or mtime == 0:
             return parts
@@ -118,11 +116,12 @@ class AssistantChain(Runnable[Any, dict]):
                     self._parts = replace(self._parts, manifest_mtime=mtime)
             return self._parts
 
-    index = property(lambda self: (self._request.get() or self._parts).index)
-    retriever = property(lambda self: (self._request.get() or self._parts).retriever)
-    grounder = property(lambda self: (self._request.get() or self._parts).grounder)
-    analyzer = property(lambda self: (self._request.get() or self._parts).analyzer)
-    generator = property(lambda self: (self._request.get() or self._parts).generator)
+    # the parts in use (a question is answered with the parts taken when it started)
+    index = property(lambda self: self._parts.index)
+    retriever = property(lambda self: self._parts.retriever)
+    grounder = property(lambda self: self._parts.grounder)
+    analyzer = property(lambda self: self._parts.analyzer)
+    generator = property(lambda self: self._parts.generator)
 
     # -- Runnable ---------------------------------------------------------------------------
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
@@ -137,12 +136,17 @@ class AssistantChain(Runnable[Any, dict]):
         return self._call_with_config(self.answer, input, config, run_type="chain")
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[dict]:
-        """Yield the answer in addable pieces: urgent advice first, then sentence by sentence,
-        then the citations and flags. Adding all pieces gives exactly what ``invoke`` returns."""
-        result, pieces = self.run(input)
+        """Yield the answer in addable pieces as they are made: urgent advice first (before the
+        search), then sentence by sentence, then the citations and flags. Adding all pieces gives
+        exactly what ``invoke`` returns."""
+        steps = self._steps(input, self._current_parts())
+        while True:
+            try:
+                yield AddableDict(answer=next(steps))
+            except StopIteration as done:
+                result = done.value
+                break
         result.pop("answer")
-        for piece in pieces:
-            yield AddableDict(answer=piece)
         yield AddableDict(result)
 
     # -- the pipeline -------------------------------------------------------------------------
@@ -151,61 +155,71 @@ class AssistantChain(Runnable[Any, dict]):
 
     def run(self, input: Any) -> tuple[dict, list[str]]:
         """The answer and the pieces ``stream`` yields, from one index build."""
-        token = self._request.set(self._current_parts())
-        try:
-            return self._run(input)
-        finally:
-            self._request.reset(token)
+        steps, pieces = self._steps(input, self._current_parts()), []
+        while True:
+            try:
+                pieces.append(next(steps))
+            except StopIteration as done:
+                return done.value, pieces
 
-    def _run(self, input: Any) -> tuple[dict, list[str]]:
+    def _steps(self, input: Any, parts: IndexParts) -> Generator[str, None, dict]:
+        """Yields the answer's pieces as soon as each is known (each piece carries the separator
+        before it); returns the whole result."""
         parsed = self.parse(input)
         flags, compare = self.safety.red_flags(parsed.question)
         screening = self.safety.screen(parsed.question, flags)
         question = None
         if not screening.small_talk and _has_words(screening.question):
             said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")
-            question = self.understand(screening.question, parsed.history, said)
+            question = self.understand(screening.question, parsed.history, said, parts)
             if screening.injection:  # never restate a message that tried to change the instructions
                 question = replace(question, parts=tuple(replace(p, echo=False) for p in question.parts))
         # one call to the model embeds what the red-flag check and the search both need
-        texts = list(dict.fromkeys(compare + (self._search_texts(question) if question else [])))
+        texts = list(dict.fromkeys(compare + (self._search_texts(question, parts) if question else [])))
         vectors = dict(zip(texts, self.embedder.encode(texts))) if texts else {}
         urgent = flags + tuple(g for g in self.safety.similar(compare, np.array([vectors[t] for t in compare]))
                                if g not in flags) if compare else flags
-        pieces: list[str] = []
         out = _empty_result(parsed.question)
         out["history_trimmed"] = parsed.trimmed
+        said: list[str] = []
+
+        def piece(text: str, separator: str = "\n\n") -> str:
+            text = (separator if said else "") + text
+            said.append(text)
+            return text
+
         if urgent:
             out.update(urgent=True, urgent_advice=self.safety.advice, urgent_reasons=list(urgent))
-            pieces.append(self.safety.advice + "\n\n")
+            yield piece(self.safety.advice)
         if screening.small_talk and not urgent:
             out.update(kind="small_talk", abstained=True)
-            pieces.append(screening.small_talk)
-            return _finish(out, pieces)
+            yield piece(screening.small_talk)
+            return _finish(out, said)
         if question is None:
             if screening.injection:
                 out.update(kind="injection", abstained=True, injection=True)
-                pieces.append(self.safety.injection_reply + "\n\n" + self._topics_text("off_topic.j2"))
+                yield piece(self.safety.injection_reply + "\n\n" + self._topics_text("off_topic.j2", parts=parts))
             else:
                 out.update(kind="unclear", abstained=True)
                 if not urgent:
-                    pieces.append(self._topics_text("unclear.j2"))
-            return _finish(out, pieces)
+                    yield piece(self._topics_text("unclear.j2", parts=parts))
+            return _finish(out, said)
         out["injection"] = screening.injection
-        results = self.search(question, vectors)
-        coverage = self.grounder.assess(question, results)
+        results = self.search(question, vectors, parts)
+        coverage = parts.grounder.assess(question, results)
         passages = _merge([r.passages for r in results])
         out.update(search_query=question.search, passages=[_passage_info(p) for p in passages],
                    kind=coverage.verdict, missing=list(coverage.missing), notes=list(coverage.notes))
         if not coverage.answerable:
             out["abstained"] = True
             if urgent:
-                return _finish(out, pieces)
+                return _finish(out, said)
             template = {"off_topic": "off_topic.j2", "unclear": "unclear.j2"}.get(coverage.verdict, "not_covered.j2")
-            pieces.append(self._topics_text(template, coverage.notes, question.search))
-            self._decision_note(screening.decision, out, pieces)
-            return _finish(out, pieces)
-        quotes = self.generator.invoke({"question": question, "coverage": coverage, "passages": passages})
+            yield piece(self._topics_text(template, coverage.notes, question.search, parts))
+            if screening.decision:
+                yield piece(self._decision_note(out))
+            return _finish(out, said)
+        quotes = parts.generator.invoke({"question": question, "coverage": coverage, "passages": passages})
         quoted = {q.chunk_id for q in quotes} - {p.chunk.id for p in passages}
         if quoted:  # a quoted passage beyond the top k is reported as retrieved too
             extra = {p.chunk.id: p for r in results for p in r.fetched if p.chunk.id in quoted}
@@ -213,37 +227,43 @@ class AssistantChain(Runnable[Any, dict]):
             out["passages"] = [_passage_info(p) for p in passages]
         if not quotes:
             out.update(abstained=True, kind="not_covered")
-            pieces.append(self._topics_text("not_covered.j2", coverage.notes, question.search))
-            return _finish(out, pieces)
-        out["citations"] = self._cite(quotes, out, pieces)
+            yield piece(self._topics_text("not_covered.j2", coverage.notes, question.search, parts))
+            return _finish(out, said)
+        citations, numbers = self._citations(quotes, parts)
+        out["citations"] = citations
+        for i, quote in enumerate(quotes):
+            yield piece(f"{quote.text} [{numbers[quote.chunk_id]}]", "\n\n" if i == 0 else " ")
         if coverage.notes:
-            pieces.append("\n\n" + self.prompts.render("partial_note.j2", source_name=self.source_name,
-                                                         notes=list(coverage.notes)))
-        self._decision_note(screening.decision, out, pieces)
-        return _finish(out, pieces)
+            yield piece(self.prompts.render("partial_note.j2", source_name=self.source_name, notes=list(coverage.notes)))
+        if screening.decision:
+            yield piece(self._decision_note(out))
+        return _finish(out, said)
 
-    def understand(self, message: str, history: list[Turn], said: str = "") -> Question:
+    def understand(self, message: str, history: list[Turn], said: str = "", parts: IndexParts | None = None) -> Question:
         """The message as a ``Question``: follow-ups resolved, parts, types, terms."""
         if isinstance(self.rewriter, HeuristicRewriter):
             resolution = self.rewriter.resolve(message, history)
         else:  # a custom rewriter returns a self-contained question
             resolution = Resolution(self.rewriter.rewrite(message, history))
-        return self.analyzer.analyse(resolution.text, resolution.context, previous=said)
+        return (parts or self._parts).analyzer.analyse(resolution.text, resolution.context, previous=said)
 
-    def _search_texts(self, question: Question) -> list[str]:
+    def _search_texts(self, question: Question, parts: IndexParts | None = None) -> list[str]:
         """What ``search`` embeds: each part as searched, and without the corpus's topic words."""
+        grounder = (parts or self._parts).grounder
         return list(dict.fromkeys([p.search for p in question.parts] +
-                                  [self.grounder.without_topic(p.search) for p in question.parts]))
+                                  [grounder.without_topic(p.search) for p in question.parts]))
 
-    def search(self, question: Question, vectors: dict[str, np.ndarray] | None = None) -> list[PartResult]:
+    def search(self, question: Question, vectors: dict[str, np.ndarray] | None = None,
+               parts: IndexParts | None = None) -> list[PartResult]:
         """Each part: retrieve passages, score their sentences, keep the passages that answer best."""
-        needed = [t for t in self._search_texts(question) if not vectors or t not in vectors]
+        parts = parts or self._parts
+        needed = [t for t in self._search_texts(question, parts) if not vectors or t not in vectors]
         vectors = {**(vectors or {}), **(dict(zip(needed, self.embedder.encode(needed))) if needed else {})}
         results = []
         for part in question.parts:
-            need = self.grounder.without_topic(part.search)
-            fetched = self.retriever.search(part.search, vectors[part.search], k=self.settings.top_k * FETCH)
-            result = self.grounder.score(part, vectors[need], fetched)
+            need = parts.grounder.without_topic(part.search)
+            fetched = parts.retriever.search(part.search, vectors[part.search], k=self.settings.top_k * FETCH)
+            result = parts.grounder.score(part, vectors[need], fetched)
             best_in: dict[str, float] = {}
             for prob, cand in result.scored:
                 best_in.setdefault(cand.chunk_id, prob)
@@ -252,11 +272,10 @@ class AssistantChain(Runnable[Any, dict]):
             results.append(result)
         return results
 
-    def _decision_note(self, decision: bool, out: dict, pieces: list[str]) -> None:
+    def _decision_note(self, out: dict) -> str:
         """A personal decision ("should I...?") ends with: discuss it with your doctor."""
-        if decision:
-            out["notice"] = self.safety.decision_note
-            pieces.append("\n\n" + self.safety.decision_note)
+        out["notice"] = self.safety.decision_note
+        return self.safety.decision_note
 
     def parse(self, input: Any) -> Parsed:
         if isinstance(input, str):
@@ -279,25 +298,26 @@ class AssistantChain(Runnable[Any, dict]):
         return Parsed(cleaned, turns, trimmed)
 
     # -- helpers --------------------------------------------------------------------------------
-    def _cite(self, quotes: list[Quote], out: dict, pieces: list[str]) -> list[dict]:
+    def _citations(self, quotes: list[Quote], parts: IndexParts) -> tuple[list[dict], dict[str, int]]:
+        """One citation per quoted passage, numbered in the order the answer first quotes it."""
         numbers: dict[str, int] = {}
         citations: list[dict] = []
-        for i, quote in enumerate(quotes):
+        for quote in quotes:
             if quote.chunk_id not in numbers:
                 numbers[quote.chunk_id] = len(numbers) + 1
-                chunk = self.index.chunk(quote.chunk_id)
+                chunk = parts.index.chunk(quote.chunk_id)
                 citations.append({"id": numbers[quote.chunk_id], "source": chunk.source,
                                   "section": chunk.heading, "title": chunk.title, "text": chunk.text,
                                   "chunk_id": chunk.id, "start": chunk.start, "end": chunk.end,
                                   "quotes": []})
-            citation = citations[numbers[quote.chunk_id] - 1]
-            citation["quotes"].append({"text": quote.text, "start": quote.start, "end": quote.end})
-            pieces.append(("" if i == 0 else " ") + f"{quote.text} [{numbers[quote.chunk_id]}]")
-        return citations
+            citations[numbers[quote.chunk_id] - 1]["quotes"].append(
+                {"text": quote.text, "start": quote.start, "end": quote.end})
+        return citations, numbers
 
-    def _topics_text(self, template: str, notes: tuple[str, ...] = (), query: str = "") -> str:
+    def _topics_text(self, template: str, notes: tuple[str, ...] = (), query: str = "",
+                     parts: IndexParts | None = None) -> str:
         return self.prompts.render(template, source_name=self.source_name, notes=list(notes),
-                                   topics=self.topics(query))
+                                   topics=self.topics(query, parts))
 
     def subject(self) -> str:
         """What the corpus is about: a one-document corpus's title, else the source's name."""
@@ -319,17 +339,18 @@ class AssistantChain(Runnable[Any, dict]):
         headings = [t for t in self.topics() if not t.startswith("...")][1:3]
         return [f"What is {self.subject()}?"] + [f"What does {self.source_name} say about {h}?" for h in headings]
 
-    def topics(self, query: str = "") -> list[str]:
+    def topics(self, query: str = "", parts: IndexParts | None = None) -> list[str]:
         """What the corpus covers: its sections (one document) or its documents (several)."""
-        sources = {c.source for c in self.index.chunks}
+        parts = parts or self._parts
+        sources = {c.source for c in parts.index.chunks}
         seen: list[str] = []
         if len(sources) == 1:
-            for c in self.index.chunks:
+            for c in parts.index.chunks:
                 if c.heading not in seen:
                     seen.append(c.heading)
         else:
-            ranked = [p.chunk.title for p in self.retriever.search(query, k=MAX_TOPICS * 3)] if query else []
-            for title in ranked + sorted({c.title for c in self.index.chunks}):
+            ranked = [p.chunk.title for p in parts.retriever.search(query, k=MAX_TOPICS * 3)] if query else []
+            for title in ranked + sorted({c.title for c in parts.index.chunks}):
                 if title not in seen:
                     seen.append(title)
         extra = len(seen) - MAX_TOPICS
@@ -389,16 +410,9 @@ def _empty_result(question: str) -> dict:
             "search_query": question, "passages": []}
 
 
-def _finish(out: dict, pieces: list[str]) -> tuple[dict, list[str]]:
-    out["answer"] = "".join(pieces).strip()
-    # what stream() yields: the same text, cut where sentences end
-    if pieces:
-        pieces[-1] = pieces[-1].rstrip()
-        while pieces and not pieces[0].strip():
-            pieces.pop(0)
-        if pieces:
-            pieces[0] = pieces[0].lstrip()
-    return out, pieces
+def _finish(out: dict, pieces: list[str]) -> dict:
+    out["answer"] = "".join(pieces)
+    return out
 
 
 def _passage_info(p: Passage) -> dict:

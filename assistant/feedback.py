@@ -27,9 +27,12 @@ _SCHEMA = """CREATE TABLE IF NOT EXISTS feedback (
     comment TEXT NOT NULL DEFAULT '',
     question TEXT NOT NULL,
     answer TEXT NOT NULL,
-    citations TEXT NOT NULL
+    citations TEXT NOT NULL,
+    answer_key TEXT NOT NULL DEFAULT ''
 )"""
-COLUMNS = ("id", "created_at", "rating", "comment", "question", "answer", "citations")
+# one record per answer per rating: a second click on the same thumb changes nothing
+_UNIQUE = "CREATE UNIQUE INDEX IF NOT EXISTS one_per_answer ON feedback (answer_key, rating) WHERE answer_key != ''"
+COLUMNS = ("id", "created_at", "rating", "comment", "question", "answer", "citations", "answer_key")
 
 
 class FeedbackStore:
@@ -46,6 +49,9 @@ class FeedbackStore:
             con = sqlite3.connect(self.path, timeout=10)
             con.execute("PRAGMA journal_mode=WAL")
             con.execute(_SCHEMA)
+            if "answer_key" not in {row[1] for row in con.execute("PRAGMA table_info(feedback)")}:  # older file
+                con.execute("ALTER TABLE feedback ADD COLUMN answer_key TEXT NOT NULL DEFAULT ''")
+            con.execute(_UNIQUE)
             if self.retention_days > 0:
                 cutoff = (datetime.now(UTC) - timedelta(days=self.retention_days)).isoformat(timespec="seconds")
                 con.execute("DELETE FROM feedback WHERE created_at < ?", (cutoff,))
@@ -55,7 +61,10 @@ class FeedbackStore:
                                 "ASSISTANT_FEEDBACK_DB at a file in a folder you can write.") from None
         return con
 
-    def record(self, rating: str, question: str, answer: str, citations: list[dict], comment: str = "") -> int:
+    def record(self, rating: str, question: str, answer: str, citations: list[dict], comment: str = "",
+               key: str = "") -> int:
+        """Store a rating; with ``key`` (one answer of one conversation), at most once per rating.
+        Returns the record's id."""
         if rating not in RATINGS:
             raise AssistantError(f"Feedback rating must be one of {RATINGS}, not {rating!r}.")
         if not question or not answer:
@@ -65,12 +74,25 @@ class FeedbackStore:
         try:
             with self._lock, self._connect() as con:
                 cur = con.execute(
-                    "INSERT INTO feedback (created_at, rating, comment, question, answer, citations) VALUES (?,?,?,?,?,?)",
+                    "INSERT OR IGNORE INTO feedback (created_at, rating, comment, question, answer, citations, answer_key)"
+                    " VALUES (?,?,?,?,?,?,?)",
                     (datetime.now(UTC).isoformat(timespec="seconds"), rating, comment.strip()[:2000],
-                     question[:5000], answer[:20000], cites))
+                     question[:5000], answer[:20000], cites, key[:200]))
+                if cur.rowcount == 0:  # already rated so: the existing record
+                    row = con.execute("SELECT id FROM feedback WHERE answer_key = ? AND rating = ?",
+                                      (key, rating)).fetchone()
+                    return int(row[0])
                 return int(cur.lastrowid)
         except sqlite3.Error as exc:
             raise FeedbackError(f"Feedback could not be saved in {self.path} ({exc}).") from None
+
+    def add_comment(self, record_id: int, comment: str) -> None:
+        """Attach (or replace) the comment of a stored rating."""
+        try:
+            with self._lock, self._connect() as con:
+                con.execute("UPDATE feedback SET comment = ? WHERE id = ?", ((comment or "").strip()[:2000], record_id))
+        except sqlite3.Error as exc:
+            raise FeedbackError(f"The comment could not be saved in {self.path} ({exc}).") from None
 
     def all(self) -> list[dict]:
         if not self.path.exists():

@@ -1,78 +1,190 @@
 """The patient chat page (Gradio). ``build_ui(chain, settings)`` returns the Blocks app without
 launching it; ``serve(settings)`` builds the chain (indexing first if needed) and launches.
 
-Per-session state only (``gr.State``): conversations never mix. Named API endpoints: ``/ask``
-(the same dict as ``chain.invoke``) and ``/feedback``.
+- Each answer carries its own sources: its [n] open that answer's passages, listed under it with
+  the quoted sentences highlighted and a link back to the answer.
+- The conversation lives in the browser (``gr.BrowserState``): a server restart or a reload keeps
+  it, and each tab's conversation is its own. Clearing or starting over clears everything.
+- The question shows at once with a typing indicator; the answer streams in as it is made; urgent
+  advice comes first and the newest answer is scrolled into view.
+- Thumbs on every answer (one record per answer per rating), an optional comment, announced to
+  screen readers. "Copy" gives plain text: the answer with [n] and a numbered source list.
+- Nothing typed or quoted is ever rendered as HTML or Markdown.
+
+Named API endpoints: ``/ask`` (the same dict as ``chain.invoke``) and ``/feedback``.
 """
 
 from __future__ import annotations
 
-import html
 import re
+import uuid
 
 import gradio as gr
 
-from assistant.answer import highlight_html
 from assistant.chain import AssistantChain, build_chain
 from assistant.errors import AssistantError
 from assistant.feedback import FeedbackStore
 from assistant.settings import Settings
 
+MAX_UPLOAD = "1kb"  # the page takes no files: Gradio's upload route refuses anything bigger than this
+TYPING = '<span class="typing" role="status" aria-label="The assistant is answering">Looking in the guide…</span>'
+
 CSS = """
-.gradio-container {font-size: 18px !important; max-width: 1200px !important; margin: auto}
-#disclaimer {background: #fff8e1; border: 2px solid #8a6d00; color: #3d3000; padding: 10px 14px; border-radius: 8px}
-.urgent-box {background: #fde7e7; border: 3px solid #b00020; color: #5c0011; padding: 10px; border-radius: 8px;
-              font-weight: 600}
-.abstained-box {background: #eef2f7; border-left: 6px solid #5b6b82; padding: 8px 12px; border-radius: 6px}
-.source {border: 1px solid #c9d3e0; border-radius: 8px; padding: 10px 14px; margin-bottom: 10px; background: #fbfcfe}
-.source:target, .source.active {outline: 3px solid #1f5fbf}
+.gradio-container {font-size: 19px !important; max-width: 960px !important; margin: auto; line-height: 1.55}
+#intro h1 {font-size: 1.7em; margin: .2em 0}
+#disclaimer {background: #fff8e1; border: 2px solid #8a6d00; color: #2b2200; padding: 10px 14px; border-radius: 8px}
+.urgent-box {background: #fde7e7; border: 3px solid #b00020; color: #4a000d; padding: 10px; border-radius: 8px;
+             font-weight: 600; margin-bottom: .6em}
+.abstained-box {background: #eef2f7; border-left: 6px solid #4d5b70; color: #1b2430; padding: 8px 12px; border-radius: 6px}
+.sources {margin-top: .7em; border-top: 1px solid #9aa8ba; padding-top: .4em}
+.sources summary {cursor: pointer; font-weight: 600; color: #163d7a}
+.source {border: 1px solid #9aa8ba; border-radius: 8px; padding: 8px 12px; margin: 8px 0; background: #f7f9fc;
+         color: #1a1a1a}
+.source.active, .source:focus {outline: 3px solid #1f4fa0}
 .source mark {background: #ffe066; color: #111}
-a.cite {font-weight: 700; color: #1f4fa0; text-decoration: underline}
+a.cite {font-weight: 700; color: #163d7a; text-decoration: underline}
+a.back {font-weight: 700; color: #163d7a; text-decoration: underline}
+a.copy-answer {font-weight: 700; color: #163d7a; text-decoration: underline}
+a.cite {padding: 0 2px}
+.plain {display: none}
+.answer-tools {margin-top: .4em; font-size: .9em}
+.typing {font-style: italic; color: #3b4654}
+#status {min-height: 1.4em; color: #0b4d1f; font-weight: 600}
 button {min-height: 44px}
+button.primary {background: #1f4fa0 !important; color: #ffffff !important; border-color: #1f4fa0 !important}
+footer {display: none !important}
+.dark #disclaimer {background: #3a3000; border-color: #e0c04a; color: #fff6d6}
+.dark .urgent-box {background: #4a0a12; border-color: #ff6b7d; color: #ffe3e6}
+.dark .abstained-box {background: #26303d; border-left-color: #9fb3cc; color: #eef3f9}
+.dark .source {background: #1e2530; border-color: #6f7f95; color: #eef1f5}
+.dark .source mark {background: #f5d76e; color: #111}
+.dark a.cite {color: #9cc3ff}
+.dark a.back {color: #9cc3ff}
+.dark a.copy-answer {color: #9cc3ff}
+.dark .sources summary {color: #9cc3ff}
+.dark .typing {color: #c9d3df}
+.dark #status {color: #8fe3a8}
+@media (max-width: 600px) {.gradio-container {font-size: 17px !important; padding: 0 6px !important}}
 """
 
-SOURCES_EMPTY = "<p id='sources-empty'>Sources for each answer appear here.</p>"
+# In the page: [n] opens and focuses that answer's source; "Back to the answer" returns; "Copy"
+# copies the plain text; the newest answer is scrolled into view as it arrives.
+HEAD = """
+<script>
+(() => {
+  const reveal = (el) => { if (!el) return; const d = el.closest('details'); if (d) d.open = true;
+    document.querySelectorAll('.source.active').forEach(s => s.classList.remove('active'));
+    el.classList.add('active'); el.scrollIntoView({block: 'center'}); el.focus({preventScroll: true}); };
+  document.addEventListener('click', (e) => {
+    const a = e.target.closest('a.cite, a.back, a.copy-answer');
+    if (!a) return;
+    e.preventDefault();
+    const id = (a.getAttribute('href') || '').slice(1);
+    if (a.classList.contains('copy-answer')) {
+      const text = document.getElementById(id);
+      if (text && navigator.clipboard) navigator.clipboard.writeText(text.textContent)
+        .then(() => { a.textContent = 'Copied'; setTimeout(() => { a.textContent = 'Copy answer'; }, 2000); });
+      return;
+    }
+    const target = document.getElementById(id);
+    if (a.classList.contains('back')) {
+      if (target) { target.scrollIntoView({block: 'start'}); target.focus({preventScroll: true}); }
+      return;
+    }
+    reveal(target);
+  });
+  const live = () => { const s = document.getElementById('status');
+    if (s && !s.getAttribute('role')) { s.setAttribute('role', 'status'); s.setAttribute('aria-live', 'polite'); } };
+  let last = '';
+  const follow = () => {
+    const answers = document.querySelectorAll('#chat .answer');
+    const newest = answers[answers.length - 1];
+    const key = newest ? newest.id + newest.textContent.length : '';
+    if (newest && key !== last) { last = key; newest.scrollIntoView({block: 'start'}); }
+    live();
+  };
+  new MutationObserver(follow).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+})();
+</script>
+"""
 
 
 def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
     store = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
     disclaimer = chain.safety.disclaimer
+    name = settings.source_name
 
-    def respond(message: str, chat: list, history: list):
-        """Stream one answer into the chat; the sources panel fills when it is complete."""
+    def restore(saved: dict):
+        """A reload or a server restart: the conversation comes back from the browser."""
+        saved = _valid(saved)
+        return _messages(saved), saved
+
+    def respond(message: str, saved: dict):
+        """Show the question at once, then stream the answer into the page."""
+        saved = _valid(saved)
         message = message if isinstance(message, str) else ""
         try:
             chain.parse({"question": message, "chat_history": []})
         except AssistantError as exc:
             gr.Warning(str(exc))
-            yield message, chat, history, gr.skip(), gr.skip()
+            yield message, _messages(saved), saved, gr.skip()
             return
-        chat = chat + [{"role": "user", "content": _inert(message.strip())},
-                       {"role": "assistant", "content": "…"}]
+        turn = len(saved["turns"])
+        shown = _messages(saved) + [{"role": "user", "content": _inert(message.strip())},
+                                    {"role": "assistant", "content": TYPING}]
+        yield "", shown, saved, ""
         text, result = "", {}
-        for piece in chain.stream({"question": message, "chat_history": history}):
-            if "answer" in piece:
-                text += piece["answer"]
-                chat[-1] = {"role": "assistant", "content": _render_answer(text, {})}
-                yield "", chat, history, gr.skip(), gr.skip()
-            else:
-                result = dict(piece)
+        try:
+            for piece in chain.stream({"question": message, "chat_history": _history(saved)}):
+                if "answer" in piece:
+                    text += piece["answer"]
+                    shown[-1] = {"role": "assistant", "content": _render_answer(text, {}, turn)}
+                    yield "", shown, saved, gr.skip()
+                else:
+                    result = dict(piece)
+        except AssistantError as exc:
+            gr.Warning(str(exc))
+            yield message, _messages(saved), saved, gr.skip()
+            return
+        except Exception:  # never a stack trace or a parse error on the patient's page
+            gr.Warning("Sorry, something went wrong while answering. Please try again in a moment.")
+            yield message, _messages(saved), saved, gr.skip()
+            return
         result["answer"] = text
-        chat[-1] = {"role": "assistant", "content": _render_answer(text, result)}
-        history = history + [("user", message), ("assistant", text)]
-        yield "", chat, history, _render_sources(result), result
+        turns = saved["turns"] + [{"question": message.strip(), "answer": text,
+                                   "citations": _slim(result.get("citations", [])), "urgent": bool(result.get("urgent")),
+                                   "urgent_advice": result.get("urgent_advice", ""),
+                                   "abstained": bool(result.get("abstained"))}]
+        saved = {**saved, "turns": turns}
+        yield "", _messages(saved), saved, ""
 
     def new_conversation():
-        return [], [], SOURCES_EMPTY, {}, "", "Started a new conversation."
+        return [], _fresh(), "", "Started a new conversation."
 
-    def give_feedback(rating: str, comment: str, result: dict):
-        if not result or not result.get("answer"):
-            return comment, "Ask a question first, then rate its answer."
+    def on_like(data: gr.LikeData, saved: dict):
+        saved = _valid(saved)
+        turn = data.index // 2 if isinstance(data.index, int) else data.index[0] // 2
+        if data.liked is None or not 0 <= turn < len(saved["turns"]):
+            return saved, ""
+        t = saved["turns"][turn]
+        rating = "up" if data.liked else "down"
         try:
-            store.record(rating, result.get("question", ""), result["answer"], result.get("citations", []), comment)
+            record = store.record(rating, t["question"], t["answer"], t.get("citations", []),
+                                  key=f"{saved['id']}:{turn}")
         except AssistantError as exc:
-            return comment, f"Sorry, your feedback could not be saved: {exc}"
-        return "", "Thank you — your feedback was saved."
+            return saved, f"Sorry, your feedback could not be saved: {exc}"
+        saved = {**saved, "rated": record}
+        return saved, "Thank you — your feedback was saved. You can add a comment below."
+
+    def send_comment(comment: str, saved: dict):
+        saved = _valid(saved)
+        if not saved.get("rated"):
+            return comment, "Rate an answer with a thumb first, then add your comment."
+        try:
+            store.add_comment(int(saved["rated"]), comment or "")
+        except AssistantError as exc:
+            return comment, f"Sorry, your comment could not be saved: {exc}"
+        return "", "Thank you — your comment was saved."
 
     def api_ask(question: str, chat_history: list) -> dict:
         """The same result as chain.invoke: answer, citations, abstained, urgent, ..."""
@@ -88,60 +200,79 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
         except AssistantError as exc:
             return {"error": str(exc)}
 
-    name = settings.source_name
     with gr.Blocks(title=f"Questions about {name}") as demo:
-        gr.Markdown(f"# Ask about {_inert(chain.subject())}\nAnswers come only from {_inert(name)}, "
-                    "and every sentence links to the passage it comes from.")
-        gr.HTML(f"<div id='disclaimer' role='note'>ℹ️ {html.escape(disclaimer)}</div>")
-        history = gr.State([])
-        last = gr.State({})
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=320):
-                chatbot = gr.Chatbot(label="Conversation", height=460, elem_id="chat", sanitize_html=True,
-                                     feedback_options=None, buttons=["copy"])
-                question = gr.Textbox(label="Your question", placeholder="Type your question and press Enter",
-                                      lines=1, max_lines=6, elem_id="question", autofocus=True)
-                with gr.Row():
-                    ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
-                    new_btn = gr.Button("New conversation", elem_id="new-conversation")
-                gr.Examples(list(settings.examples) or chain.example_questions(), inputs=question,
-                            label="Example questions (click one)")
-            with gr.Column(scale=2, min_width=300):
-                sources = gr.HTML(SOURCES_EMPTY, label="Sources", elem_id="sources")
-                gr.Markdown("### Was this answer helpful?")
-                with gr.Row():
-                    up = gr.Button("👍 Helpful", elem_id="thumbs-up")
-                    down = gr.Button("👎 Not helpful", elem_id="thumbs-down")
-                comment = gr.Textbox(label="Comment (optional)", lines=2, elem_id="feedback-comment")
-                status = gr.Markdown("", elem_id="feedback-status")
+        gr.HTML(f"<div id='intro'><h1>Ask about {_inert(chain.subject())}</h1><p>Answers come only from "
+                f"{_inert(name)}, and every sentence links to the passage it comes from.</p>"
+                f"<div id='disclaimer' role='note'>{_inert(disclaimer)}</div></div>")
+        saved = gr.BrowserState(_fresh(), storage_key="kypho-assistant-conversation")
+        chatbot = gr.Chatbot(show_label=False, label="Conversation", height=520, elem_id="chat", autoscroll=True,
+                             sanitize_html=False, render_markdown=False, buttons=[], feedback_options=("Like", "Dislike"),
+                             placeholder=f"<p class='placeholder'>Ask a question about {_inert(chain.subject())} below. "
+                                         "You can write it in your own words.</p>")
+        question = gr.Textbox(label="Your question", placeholder="Type your question and press Enter",
+                              lines=1, max_lines=6, elem_id="question", autofocus=True)
+        with gr.Row():
+            ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
+            new_btn = gr.Button("New conversation", elem_id="new-conversation")
+        gr.Examples(chain.example_questions(), inputs=question, label="Example questions (click one)",
+                    examples_per_page=8)
+        status = gr.HTML("", elem_id="status")
+        with gr.Row():
+            comment = gr.Textbox(label="Comment on the answer you rated (optional)", lines=1, elem_id="feedback-comment",
+                                 scale=4)
+            comment_btn = gr.Button("Send comment", elem_id="send-comment", scale=1)
 
-        outputs = [question, chatbot, history, sources, last]
-        question.submit(respond, [question, chatbot, history], outputs, api_visibility="private")
-        ask_btn.click(respond, [question, chatbot, history], outputs, api_visibility="private")
-        new_btn.click(new_conversation, None, [chatbot, history, sources, last, question, status],
+        demo.load(restore, saved, [chatbot, saved], api_visibility="private")
+        outputs = [question, chatbot, saved, status]
+        for trigger in (question.submit, ask_btn.click):  # a question sent while one is answered waits its turn
+            trigger(respond, [question, saved], outputs, api_visibility="private", trigger_mode="always_last")
+        new_btn.click(new_conversation, None, [chatbot, saved, question, status], api_visibility="private")
+        chatbot.clear(lambda: (_fresh(), "Started a new conversation."), None, [saved, status],
                       api_visibility="private")
-        up.click(lambda c, r: give_feedback("up", c, r), [comment, last], [comment, status], api_visibility="private")
-        down.click(lambda c, r: give_feedback("down", c, r), [comment, last], [comment, status],
-                   api_visibility="private")
-        gr.api(api_ask, api_name="ask")
-        gr.api(api_feedback, api_name="feedback")
+        chatbot.like(on_like, saved, [saved, status], api_visibility="private")
+        comment_btn.click(send_comment, [comment, saved], [comment, status], api_visibility="private")
+        gr.api(api_ask, api_name="ask", queue=True)
+        gr.api(api_feedback, api_name="feedback", queue=True)
     demo.queue(default_concurrency_limit=settings.concurrency, max_size=settings.max_queue)
-    demo.css_text = CSS
     return demo
 
 
-def _render_answer(text: str, result: dict) -> str:
-    """Answer as safe HTML: [n] markers become links to the sources panel."""
-    body = _inert(text)
-    body = re.sub(r"&#91;(\d+)&#93;", r'<a class="cite" href="#source-\1" aria-label="source \1">[\1]</a>', body)
-    body = body.replace("\n\n", "<br><br>").replace("\n", "<br>")
-    if result.get("urgent") and result.get("urgent_advice"):
-        advice = _inert(result["urgent_advice"])
-        body = body.replace(advice, f'<div class="urgent-box" role="alert">{advice}</div>', 1)
-    if result.get("abstained") and not result.get("urgent"):
-        body = f'<div class="abstained-box">{body}</div>'
-    return body
+# -- the conversation as the browser keeps it ------------------------------------------------------
 
+def _fresh() -> dict:
+    return {"id": uuid.uuid4().hex, "turns": [], "rated": None}
+
+
+def _valid(saved: object) -> dict:
+    """What the browser sent back, checked: anything malformed starts a new conversation."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("turns"), list) or not saved.get("id"):
+        return _fresh()
+    turns = [t for t in saved["turns"] if isinstance(t, dict) and isinstance(t.get("question"), str)
+             and isinstance(t.get("answer"), str)][-50:]
+    return {"id": str(saved["id"])[:64], "turns": turns, "rated": saved.get("rated")}
+
+
+def _messages(saved: dict) -> list[dict]:
+    out = []
+    for k, t in enumerate(saved["turns"]):
+        shown = {key: t.get(key) for key in ("citations", "urgent", "urgent_advice", "abstained")}
+        out += [{"role": "user", "content": _inert(t["question"])},
+                {"role": "assistant", "content": _render_answer(t["answer"], shown, k)}]
+    return out
+
+
+def _history(saved: dict) -> list[tuple[str, str]]:
+    return [m for t in saved["turns"] for m in (("user", t["question"]), ("assistant", t["answer"]))]
+
+
+def _slim(citations: list[dict]) -> list[dict]:
+    """What the browser keeps of each citation: enough to show it again after a restart."""
+    return [{"id": c["id"], "section": c["section"], "source": c["source"], "text": c["text"],
+             "quotes": [{"start": q["start"], "end": q["end"], "text": q["text"]} for q in c.get("quotes", [])]}
+            for c in citations]
+
+
+# -- rendering ---------------------------------------------------------------------------------------
 
 # HTML specials and Markdown punctuation as character references, in one pass
 _INERT = str.maketrans({c: f"&#{ord(c)};" for c in "&<>\"'[]()!*_`#~|\\$:"})
@@ -153,19 +284,58 @@ def _inert(text: str) -> str:
     return text.translate(_INERT)
 
 
-def _render_sources(result: dict) -> str:
+def _render_answer(text: str, result: dict, turn: int = 0) -> str:
+    """One answer as HTML: [n] link to this answer's own sources, listed under it; lists as lists;
+    urgent advice in a red box; a declined question in a grey one; a plain-text copy for "Copy"."""
+    anchor = f"a{turn}"
+    blocks = []
+    for block in text.split("\n\n"):
+        lines = block.split("\n")
+        items = [line[2:] for line in lines if line.startswith("- ")]
+        head = [line for line in lines if not line.startswith("- ")]
+        html_block = "<br>".join(_inert(line) for line in head)
+        if items:
+            html_block += "<ul>" + "".join(f"<li>{_inert(i)}</li>" for i in items) + "</ul>"
+        blocks.append(f"<p>{html_block}</p>" if html_block else "")
+    body = "".join(blocks)
+    body = re.sub(r"&#91;(\d+)&#93;", lambda m: f'<a class="cite" href="#{anchor}-s{m.group(1)}" '
+                  f'aria-label="source {m.group(1)}">[{m.group(1)}]</a>', body)
+    if result.get("urgent") and result.get("urgent_advice"):
+        advice = f"<p>{_inert(result['urgent_advice'])}</p>"
+        body = body.replace(advice, f'<div class="urgent-box" role="alert">{advice}</div>', 1)
+    if result.get("abstained") and not result.get("urgent"):
+        body = f'<div class="abstained-box">{body}</div>'
     citations = result.get("citations") or []
-    if not citations:
-        return "<p id='sources-empty'>No passages were cited for this reply.</p>"
-    parts = []
-    for c in citations:
-        parts.append(f'<div class="source" id="source-{c["id"]}"><b>[{c["id"]}] {html.escape(c["section"])}</b>'
-                     f'<br><small>{html.escape(c["source"])}</small><p>{highlight_html(c["text"], c["quotes"])}</p></div>')
-    return "".join(parts)
+    sources = ""
+    if citations:
+        items = "".join(
+            f'<div class="source" id="{anchor}-s{c["id"]}" tabindex="-1"><b>[{c["id"]}] {_inert(c["section"])}</b> '
+            f'<small>({_inert(c["source"])})</small><p>{_passage_html(c["text"], c.get("quotes", []))}</p>'
+            f'<a class="back" href="#{anchor}">Back to the answer</a></div>' for c in citations)
+        sources = (f'<details class="sources"><summary>Sources for this answer ({len(citations)})</summary>'
+                   f"{items}</details>")
+    tools = ""
+    if text and result:
+        plain = text + ("\n\nSources:\n" + "\n".join(f"[{c['id']}] {c['section']} ({c['source']})" for c in citations)
+                        if citations else "")
+        tools = (f'<pre class="plain" id="{anchor}-text">{_inert(plain)}</pre>'
+                 f'<div class="answer-tools"><a class="copy-answer" href="#{anchor}-text" role="button">Copy answer</a>'
+                 "</div>")
+    return f'<div class="answer" id="{anchor}" tabindex="-1">{body}{sources}{tools}</div>'
 
 
-MAX_UPLOAD = "1kb"  # the page takes no files: Gradio's upload route refuses anything bigger than this
+def _passage_html(text: str, quotes: list[dict]) -> str:
+    """A passage, inert, with its quoted spans marked."""
+    out, pos = [], 0
+    for q in sorted(quotes, key=lambda q: q["start"]):
+        if q["start"] < pos or q["start"] < 0:
+            continue
+        out += [_inert(text[pos : q["start"]]), "<mark>", _inert(text[q["start"] : q["end"]]), "</mark>"]
+        pos = q["end"]
+    return "".join(out) + _inert(text[pos:])
 
+
+# -- serving -----------------------------------------------------------------------------------------
 
 def serve(settings: Settings) -> None:
     """Build the chain and serve the page; a port in use or not allowed is a one-line AssistantError."""
@@ -177,9 +347,10 @@ def serve(settings: Settings) -> None:
 
 
 def launch_options(settings: Settings) -> dict:
-    """How the page is served (also by the tests): loopback by default, no error details, no uploads."""
-    return {"server_name": settings.host, "server_port": settings.port, "css": CSS, "show_error": False,
-            "max_file_size": MAX_UPLOAD}
+    """How the page is served (also by the tests): loopback by default, no error details, no uploads,
+    no "Use via API" footer."""
+    return {"server_name": settings.host, "server_port": settings.port, "css": CSS, "head": HEAD,
+            "show_error": False, "max_file_size": MAX_UPLOAD, "footer_links": []}
 
 
 def _check_port(host: str, port: int) -> None:
