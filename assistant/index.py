@@ -5,11 +5,15 @@ Layout of ``index_dir``::
     manifest.json          which build is current, and what it was built from
     build-<id>/            a Chroma database: collections "chunks" and "sentences"
     build-<id>/vocab.json  the corpus words (for typo correction)
+    cache/                 vectors of fixed texts (the red-flag exemplars), by model and content
+    .browser-secret        the key the chat page encrypts a browser's copy of its conversation with
 
 A build writes a new ``build-<id>/`` folder and only then swaps ``manifest.json`` (an atomic
 rename), so a build that fails halfway leaves the previous index usable. The manifest records the
-format version, embedding model, chunking parameters and corpus hash; a mismatch makes the index
-stale and ``ensure_index`` rebuilds it. Chunk ids are deterministic, so nothing is ever duplicated.
+format version, embedding model, chunking parameters, corpus hash and our files' checksums; a
+mismatch makes the index stale and ``ensure_index`` rebuilds it. Before Chroma reads a build, its
+HNSW graph files are checked for structure (``_hnsw_problem``): a damaged one is rebuilt or reported,
+never searched (that crashes the process). Chunk ids are deterministic, so nothing is ever duplicated.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import logging
 import os
 import re
 import shutil
+import struct
 import tempfile
 import time
 import uuid
@@ -55,7 +60,7 @@ class Manifest:
     chunk_count: int = 0
     sentence_count: int = 0
     built_at: str = ""
-    checksums: dict = field(default_factory=dict)  # file in the build -> SHA-256 when it was built
+    checksums: dict = field(default_factory=dict)  # our own file in the build -> SHA-256 when it was built
 
     def same_recipe(self, other: Manifest) -> bool:
         keys = ("format_version", "embedding_model", "chunk_size", "chunk_overlap", "corpus_hash")
@@ -276,9 +281,7 @@ def _remove_old_builds(index_dir: Path, keep: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-# The HNSW files Chroma reads raw (a bad one crashes the process) and never rewrites, and ours. Not
-# length.bin or chroma.sqlite3: Chroma rewrites those when a process that used the index exits.
-CHECKED = ("data_level0.bin", "link_lists.bin", "header.bin", "vocab.json")
+CHECKED = ("vocab.json",)  # our own files, never rewritten: checked by SHA-256
 
 
 def _checksums(build_dir: Path) -> dict[str, str]:
@@ -287,12 +290,71 @@ def _checksums(build_dir: Path) -> dict[str, str]:
 
 
 def _damaged_files(build_dir: Path, manifest: Manifest) -> list[str]:
+    """Files of the build that are not what they must be. Our own files by checksum; Chroma's HNSW
+    files (which Chroma legitimately rewrites, so no checksum can hold) by their structure: a link
+    that points outside the graph is what crashes the process when Chroma searches it."""
     damaged = []
     for name, digest in manifest.checksums.items():
         path = build_dir / name
         if not path.is_file() or _sha256(path) != digest:
             damaged.append(name)
+    for header in sorted(build_dir.glob("*/header.bin")):
+        problem = _hnsw_problem(header.parent)
+        if problem:
+            damaged.append(f"{header.parent.name}: {problem}")
     return damaged
+
+
+_HNSW_HEADER = struct.Struct("<iQQQQQQiIQQQdQ")  # Chroma's hnswlib: version, offsets, counts, M, ...
+
+
+def _hnsw_problem(segment: Path) -> str:
+    """'' when the HNSW files of one Chroma segment are consistent, else what is wrong with them."""
+    try:
+        raw = (segment / "header.bin").read_bytes()
+        (version, offset_level0, max_elements, count, size, label_offset, offset_data, max_level, entry,
+         max_m, max_m0, _m, _mult, _ef) = _HNSW_HEADER.unpack(raw[: _HNSW_HEADER.size])
+    except (OSError, struct.error):
+        return "header.bin unreadable"
+    if not (version == 1 and 0 < size < 1 << 20 and count <= max_elements < 1 << 32 and 0 < max_m0 <= 4096
+            and offset_level0 + 4 + 4 * max_m0 <= offset_data < size and label_offset + 8 <= size):
+        return "header.bin inconsistent"
+    if count == 0:
+        return ""  # Chroma keeps a small collection in its log: the graph on disk is empty and unused
+    if not (max_level >= 0 and entry < count):
+        return "header.bin inconsistent"
+    try:
+        data = np.fromfile(segment / "data_level0.bin", dtype=np.uint8, count=count * size)
+        upper = np.fromfile(segment / "link_lists.bin", dtype=np.uint32)
+    except OSError:
+        return "a graph file is missing"
+    if data.size < count * size:
+        return "data_level0.bin is too short"
+    rows = data.reshape(count, size)[:, offset_level0 : offset_level0 + 4 + 4 * max_m0]
+    if _bad_links(rows.copy().view(np.uint32), max_m0, count):
+        return "data_level0.bin has links outside the graph"
+    # link_lists.bin: per node, a byte size and that many bytes of upper-level lists (max_m + 1 words each)
+    width, starts, p = max_m + 1, [], 0
+    for _ in range(count):
+        if p >= upper.size or upper[p] % (4 * width):
+            return "link_lists.bin is inconsistent"
+        levels = int(upper[p]) // (4 * width)
+        starts += range(p + 1, p + 1 + levels * width, width)
+        p += 1 + levels * width
+    if p != upper.size:
+        return "link_lists.bin is inconsistent"
+    if starts and _bad_links(upper[np.array(starts)[:, None] + np.arange(width)], max_m, count):
+        return "link_lists.bin has links outside the graph"
+    return ""
+
+
+def _bad_links(rows: np.ndarray, most: int, count: int) -> bool:
+    """Rows of [link count, link, link, ...]: a count above ``most`` or a link to no node."""
+    counts = rows[:, 0] & 0xFFFF
+    if (counts > most).any():
+        return True
+    used = np.arange(rows.shape[1] - 1)[None, :] < counts[:, None]
+    return bool((rows[:, 1:][used] >= count).any())
 
 
 def _healthy(index_dir: Path, manifest: Manifest) -> bool:

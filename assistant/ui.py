@@ -17,7 +17,9 @@ Named API endpoints: ``/ask`` (the same dict as ``chain.invoke``) and ``/feedbac
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
+from pathlib import Path
 
 import gradio as gr
 
@@ -53,6 +55,8 @@ a.cite {padding: 0 2px}
 button {min-height: 44px}
 button.primary {background: #1f4fa0 !important; color: #ffffff !important; border-color: #1f4fa0 !important}
 footer {display: none !important}
+#reconnecting {position: fixed; top: 0; left: 0; right: 0; z-index: 1000; background: #1f4fa0; color: #fff;
+               padding: 10px 16px; text-align: center; font-weight: 600}
 .dark #disclaimer {background: #3a3000; border-color: #e0c04a; color: #fff6d6}
 .dark .urgent-box {background: #4a0a12; border-color: #ff6b7d; color: #ffe3e6}
 .dark .abstained-box {background: #26303d; border-left-color: #9fb3cc; color: #eef3f9}
@@ -104,6 +108,14 @@ HEAD = """
     live();
   };
   new MutationObserver(follow).observe(document.documentElement, {childList: true, subtree: true, characterData: true});
+  // a lost connection (a restart, a network drop) is said in plain words; the conversation stays
+  const banner = document.createElement('div');
+  banner.id = 'reconnecting'; banner.setAttribute('role', 'status'); banner.hidden = true;
+  banner.textContent = 'The assistant is reconnecting. Your conversation is kept on this page; please wait a moment.';
+  const check = () => fetch(window.location.pathname + 'gradio_api/info', {cache: 'no-store'})
+    .then(r => { banner.hidden = r.ok; }).catch(() => { banner.hidden = false; });
+  const start = () => { document.body.prepend(banner); setInterval(check, 3000); };
+  if (document.readyState === 'complete') start(); else window.addEventListener('load', start);
 })();
 </script>
 """
@@ -204,7 +216,7 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
         gr.HTML(f"<div id='intro'><h1>Ask about {_inert(chain.subject())}</h1><p>Answers come only from "
                 f"{_inert(name)}, and every sentence links to the passage it comes from.</p>"
                 f"<div id='disclaimer' role='note'>{_inert(disclaimer)}</div></div>")
-        saved = gr.BrowserState(_fresh(), storage_key="kypho-assistant-conversation")
+        saved = gr.BrowserState(_fresh(), storage_key="kypho-assistant-conversation", secret=_browser_secret(settings))
         chatbot = gr.Chatbot(show_label=False, label="Conversation", height=520, elem_id="chat", autoscroll=True,
                              sanitize_html=False, render_markdown=False, buttons=[], feedback_options=("Like", "Dislike"),
                              placeholder=f"<p class='placeholder'>Ask a question about {_inert(chain.subject())} below. "
@@ -238,6 +250,22 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
 
 
 # -- the conversation as the browser keeps it ------------------------------------------------------
+
+def _browser_secret(settings: Settings) -> str:
+    """The key the browser's copy of the conversation is encrypted with. Kept in a private file beside
+    the index so that a restarted server can still read it (Gradio's default is new at every start)."""
+    path = Path(settings.index_dir) / ".browser-secret"
+    try:
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(24)
+        path.touch(mode=0o600)
+        path.write_text(secret, encoding="utf-8")
+        return secret
+    except OSError:  # a read-only deployment: conversations last as long as this process
+        return secrets.token_urlsafe(24)
+
 
 def _fresh() -> dict:
     return {"id": uuid.uuid4().hex, "turns": [], "rated": None}

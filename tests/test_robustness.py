@@ -59,24 +59,75 @@ def built(tmp_path, corpus_copy, embedder):
     return settings
 
 
-def _hnsw_file(settings):
+@pytest.fixture(scope="module")
+def populated(tmp_path_factory):
+    """An index big enough that Chroma keeps a real HNSW graph on disk (it writes one per 1,000 items; the
+    rest lives in its log): 1,200 sentences, built by another process, as `assistant index` would."""
+    import subprocess
+    import sys
+
+    root = tmp_path_factory.mktemp("populated")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    sections = [f"## Topic {i}\n\n" + " ".join(f"Fact {j} about topic {i} is worth knowing in detail." for j in range(5))
+                for i in range(240)]
+    (corpus / "guide.md").write_text("# A long guide\n\n" + "\n\n".join(sections))
+    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(corpus), "ASSISTANT_INDEX_DIR": str(root / "ix"),
+           "HF_HUB_OFFLINE": "1"}
+    run = subprocess.run([sys.executable, "-m", "assistant", "index"], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stderr[-1500:]
+    return Settings(corpus_dir=corpus, index_dir=root / "ix")
+
+
+def _graph_file(settings, name="data_level0.bin"):
+    from assistant.index import _HNSW_HEADER
+
     manifest = read_manifest(settings.index_dir)
-    return next((settings.index_dir / manifest.build).rglob("data_level0.bin"))
+    for path in sorted((settings.index_dir / manifest.build).rglob(name)):
+        header = _HNSW_HEADER.unpack((path.parent / "header.bin").read_bytes()[: _HNSW_HEADER.size])
+        if header[3] > 0:  # a segment with nodes on disk
+            return path
+    pytest.fail("no HNSW graph on disk")
 
 
-def test_a_damaged_hnsw_file_is_detected_before_chroma_reads_it(built, embedder):
-    target = _hnsw_file(built)
-    target.write_bytes(os.urandom(target.stat().st_size))
+@pytest.mark.parametrize("name", ["data_level0.bin", "link_lists.bin", "header.bin"])
+def test_a_damaged_hnsw_file_is_detected_before_chroma_reads_it(populated, embedder, tmp_path, name):
+    import shutil
+
+    settings = populated.with_(index_dir=tmp_path / "ix")
+    shutil.copytree(populated.index_dir, settings.index_dir)
+    target = _graph_file(settings, name)
+    target.write_bytes(os.urandom(target.stat().st_size))  # Chroma would crash the process (segfault) on this
     with pytest.raises(IndexDamaged, match="damaged"):
-        open_index(built, embedder)
-    manifest, rebuilt = build_index(built, embedder)  # `assistant index` checks the files, not only the manifest
-    assert rebuilt and open_index(built, embedder).chunks
+        open_index(settings, embedder)
+    manifest, rebuilt = build_index(settings, embedder)  # `assistant index` checks the files, not only the manifest
+    assert rebuilt and open_index(settings, embedder).chunks
 
 
-def test_a_damaged_index_heals_on_start(built, embedder):
-    target = _hnsw_file(built)
+def test_a_damaged_index_heals_on_start(populated, embedder, tmp_path):
+    import shutil
+
+    settings = populated.with_(index_dir=tmp_path / "ix")
+    shutil.copytree(populated.index_dir, settings.index_dir)
+    target = _graph_file(settings)
     target.write_bytes(os.urandom(target.stat().st_size))
-    assert ensure_index(built, embedder).chunks
+    assert ensure_index(settings, embedder).chunks
+
+
+def test_using_an_index_does_not_make_it_look_damaged(populated, embedder):
+    import subprocess
+    import sys
+
+    code = ("from assistant.chain import build_chain; from assistant.settings import Settings; from pathlib import Path;"
+            f"build_chain(Settings(corpus_dir=Path({str(populated.corpus_dir)!r}), "
+            f"index_dir=Path({str(populated.index_dir)!r}))).invoke('What is fact 3 about topic 7?')")
+    for _ in range(2):  # Chroma rewrites parts of its files when a process that used them exits
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        assert run.returncode == 0 and "damaged" not in run.stderr, run.stderr[-1500:]
+    build = read_manifest(populated.index_dir).build
+    assert open_index(populated, embedder).chunks and read_manifest(populated.index_dir).build == build
 
 
 def test_a_read_only_index_is_served_from_a_copy(built, embedder, monkeypatch):
@@ -266,16 +317,3 @@ def test_a_running_chain_picks_up_a_new_build(tmp_path, corpus_copy, embedder):
     build_index(settings, embedder)  # another process, say `assistant index`, rebuilds beside the server
     out = ask(chain, "How is green tea made?")
     assert chain.index.manifest.build != first and "unoxidised leaves" in out["answer"]
-
-
-def test_using_an_index_does_not_make_it_look_damaged(built, embedder):
-    import subprocess
-    import sys
-
-    code = ("from assistant.chain import build_chain; from assistant.settings import Settings; from pathlib import Path;"
-            f"build_chain(Settings(corpus_dir=Path({str(built.corpus_dir)!r}), index_dir=Path({str(built.index_dir)!r})))"
-            ".invoke('Who performs kyphoplasty?')")
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    assert run.returncode == 0, run.stderr[-1500:]
-    assert open_index(built, embedder).chunks  # Chroma rewrote some files on exit: not counted as damage

@@ -343,3 +343,30 @@ def test_a_full_queue_is_refused_not_stalled(chain, settings):
     finally:
         demo.close()
     assert "answered" in outcomes and "refused" in outcomes, outcomes
+
+
+@pytest.mark.browser
+def test_a_restart_keeps_the_conversation_and_says_it_is_reconnecting(browser, chain, settings):
+    from playwright.sync_api import expect
+
+    from assistant.ui import build_ui, launch_options
+
+    served = settings.with_(host="127.0.0.1", port=_free_port())
+    url = f"http://127.0.0.1:{served.port}/"
+    demo = build_ui(chain, served)
+    demo.launch(**launch_options(served), prevent_thread_lock=True, quiet=True)
+    page = _page(browser, url)
+    _ask(page, "Who performs kyphoplasty?")
+    demo.close()  # the server goes away...
+    expect(page.locator("#reconnecting")).to_be_visible(timeout=15_000)
+    demo = build_ui(chain, served)  # ...and comes back, with no memory of this conversation
+    demo.launch(**launch_options(served), prevent_thread_lock=True, quiet=True)
+    try:
+        expect(page.locator("#reconnecting")).to_be_hidden(timeout=15_000)
+        page.reload()
+        expect(page.locator("#chat")).to_contain_text("Who performs kyphoplasty?")  # kept by the browser
+        follow_up = _ask(page, "and the last one?")  # answered with the conversation so far
+        expect(follow_up).to_contain_text("Neurosurgeons")
+    finally:
+        page.context.close()
+        demo.close()
