@@ -1,6 +1,6 @@
-"""Start the patient chat UI: build settings, build the chain (indexing first if needed), launch.
+"""Start the patient chat page and the HTTP API: build settings, build the chain (indexing first if needed), serve.
 
-    python app.py [--host 127.0.0.1] [--port 7860]      (same as `assistant serve`)
+    python app.py [--host 127.0.0.1] [--port 7860] [--workers 1]      (same as `assistant serve`)
 """
 
 import sys

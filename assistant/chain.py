@@ -6,11 +6,14 @@
 ``build_chain()`` returns an ``AssistantChain``, a LangChain ``Runnable``: ``invoke``, ``batch``,
 ``stream`` (the answer sentence by sentence, as addable dict chunks) and ``ainvoke`` all work.
 Input: ``{"question": str, "chat_history": [...]}`` (LangChain messages, ``(role, text)`` tuples or
-``{"role", "content"}`` dicts) or a bare string. Output: see ``AssistantChain.invoke``.
+``{"role", "content"}`` dicts) or a bare string. Output: see ``AssistantChain.invoke``; both are
+described by the pydantic models in ``assistant.schemas`` (``get_input_schema``, ``as_tool()``).
+Per-call settings go in ``config={"configurable": {"top_k": 2}}`` (see ``OPTIONS``).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Generator, Iterator
@@ -21,12 +24,13 @@ from typing import Any
 
 import numpy as np
 import yaml
-from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.utils import AddableDict
+from langchain_core.runnables import ConfigurableField, Runnable, RunnableConfig
+from langchain_core.runnables.utils import AddableDict, ConfigurableFieldSpec
+from pydantic import BaseModel
 
 from assistant.answer import ExtractiveGenerator, Quote
 from assistant.embeddings import Embedder, cached_vectors, shared_embedder
-from assistant.errors import AssistantError, InvalidQuestion
+from assistant.errors import AssistantError, InvalidQuestion, SettingsError
 from assistant.grounding import Grounder, PartResult
 from assistant.index import Index, ensure_index, open_index, read_manifest
 from assistant.prompts import Prompts
@@ -35,6 +39,7 @@ from assistant.ranker import Cues, default_ranker
 from assistant.retrieve import HybridRetriever, Passage
 from assistant.rewrite import HeuristicRewriter, QueryRewriter, Resolution, Turn
 from assistant.safety import Safety, clean
+from assistant.schemas import AskInput, AskResult
 from assistant.settings import Settings, set_offline_env
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,10 @@ log = logging.getLogger(__name__)
 MAX_TOPICS = 8
 FETCH = 2  # retrieve this many times top_k passages per part, then keep the top_k the ranker likes best
 MEDICAL_TERMS = Path(__file__).resolve().parent / "data" / "medical_terms.txt"
+# Settings a caller may change per call, through config={"configurable": {...}}: name -> (type, description)
+OPTIONS = {
+    "top_k": (int, "passages retrieved per question part (1-20)"),
+}
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,9 @@ class AssistantChain(Runnable[Any, dict]):
         self.cues = Cues(self.prompts.data("question_types.yaml", ("types", "needs")))
         self.ranker = default_ranker()
         self._custom_generator = generator
-        self._parts = self._build_parts(index)
-        self._reload_lock = threading.Lock()
+        self.private_index = False  # each build is read from a private copy (see build_chain)
+        self._live = _Live(self._build_parts(index))  # shared with the views configurable_fields() returns
+        self._aliases: dict[str, str] = {name: name for name in OPTIONS}  # config key -> option
         self.rewriter = rewriter or HeuristicRewriter()
         self.source_name = settings.source_name
         self.safety = Safety(self.prompts, self.source_name, embed=embedder.encode, embed_fixed=lambda texts: cached_vectors(
@@ -95,20 +105,29 @@ class AssistantChain(Runnable[Any, dict]):
         generator = self._custom_generator or ExtractiveGenerator(index, grounder.threshold, self.settings.max_sentences)
         return IndexParts(index, retriever, grounder, analyzer, generator, _manifest_mtime(self.settings))
 
+    @property
+    def _parts(self) -> IndexParts:
+        return self._live.parts
+
+    @_parts.setter
+    def _parts(self, parts: IndexParts) -> None:
+        self._live.parts = parts
+
     def _current_parts(self) -> IndexParts:
         """This request's parts; a new build on disk (the manifest changed) is opened first."""
         parts = self._parts
         mtime = _manifest_mtime(self.settings)
         if mtime == parts.manifest_mtime or mtime == 0:
             return parts
-        with self._reload_lock:
+        with self._live.lock:
             if self._parts.manifest_mtime != mtime:
                 manifest = read_manifest(Path(self.settings.index_dir))
                 try:
                     if manifest is None or manifest.build == self._parts.index.manifest.build:
                         self._parts = replace(self._parts, manifest_mtime=mtime)
                     else:
-                        self._parts = self._build_parts(open_index(self.settings, self.embedder))
+                        self._parts = self._build_parts(open_index(self.settings, self.embedder,
+                                                                   private=self.private_index))
                         log.warning("Now answering from the new index build %s.", manifest.build)
                 except AssistantError as exc:  # keep answering from the build already open
                     log.warning("A new index build could not be opened (%s); still using %s.", exc,
@@ -124,6 +143,55 @@ class AssistantChain(Runnable[Any, dict]):
     generator = property(lambda self: self._parts.generator)
 
     # -- Runnable ---------------------------------------------------------------------------
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return AskInput
+
+    def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        return AskResult
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        return super().get_name(suffix, name=name or "ask_" + _identifier(self.source_name))
+
+    def as_tool(self, args_schema: Any = None, *, name: str | None = None, description: str | None = None,
+                arg_types: dict[str, type] | None = None) -> Any:
+        """This chain as a LangChain tool an agent can call (``chain.as_tool()`` needs no arguments)."""
+        description = description or (
+            f"Answers a patient's question about {self.subject()} only from {self.source_name}, citing the "
+            "passages it quotes; says so when the source does not cover the question, and gives urgent-care "
+            "advice first when symptoms need it. Input: the question, optionally the earlier messages.")
+        return super().as_tool(args_schema, name=name, description=description, arg_types=arg_types)
+
+    @property
+    def config_specs(self) -> list[ConfigurableFieldSpec]:
+        return [ConfigurableFieldSpec(id=key, annotation=OPTIONS[option][0], name=option,
+                                      description=OPTIONS[option][1], default=getattr(self.settings, option))
+                for key, option in self._aliases.items()]
+
+    def configurable_fields(self, **fields: ConfigurableField) -> AssistantChain:
+        """LangChain's way to expose per-call settings under a name of your choice:
+        ``chain.configurable_fields(top_k=ConfigurableField(id="passages"))`` then
+        ``.invoke(q, config={"configurable": {"passages": 2}})``. The view shares this chain's index."""
+        unknown = sorted(set(fields) - set(OPTIONS))
+        if unknown:
+            raise SettingsError(f"Not a per-call setting: {', '.join(unknown)} (choose from {', '.join(OPTIONS)}).")
+        view = copy.copy(self)
+        renamed = {field.id: option for option, field in fields.items()}
+        view._aliases = {**{k: v for k, v in self._aliases.items() if v not in renamed.values()}, **renamed}
+        return view
+
+    def call_settings(self, config: RunnableConfig | None) -> Settings:
+        """This chain's settings with the per-call options in ``config["configurable"]`` applied."""
+        given = (config or {}).get("configurable") or {}
+        changes: dict[str, Any] = {}
+        for key, option in self._aliases.items():
+            if given.get(key) is None:
+                continue
+            value = given[key]
+            if option == "top_k" and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20):
+                raise SettingsError(f"{key} must be a whole number from 1 to 20, not {value!r}.")
+            changes[option] = value
+        return self.settings.with_(**changes) if changes else self.settings
+
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> dict:
         """Answer one question. Returns a dict with:
 
@@ -139,7 +207,7 @@ class AssistantChain(Runnable[Any, dict]):
         """Yield the answer in addable pieces as they are made: urgent advice first (before the
         search), then sentence by sentence, then the citations and flags. Adding all pieces gives
         exactly what ``invoke`` returns."""
-        steps = self._steps(input, self._current_parts())
+        steps = self._steps(input, self._current_parts(), self.call_settings(config))
         while True:
             try:
                 yield AddableDict(answer=next(steps))
@@ -150,21 +218,22 @@ class AssistantChain(Runnable[Any, dict]):
         yield AddableDict(result)
 
     # -- the pipeline -------------------------------------------------------------------------
-    def answer(self, input: Any) -> dict:
-        return self.run(input)[0]
+    def answer(self, input: Any, config: RunnableConfig | None = None) -> dict:
+        return self.run(input, config)[0]
 
-    def run(self, input: Any) -> tuple[dict, list[str]]:
+    def run(self, input: Any, config: RunnableConfig | None = None) -> tuple[dict, list[str]]:
         """The answer and the pieces ``stream`` yields, from one index build."""
-        steps, pieces = self._steps(input, self._current_parts()), []
+        steps, pieces = self._steps(input, self._current_parts(), self.call_settings(config)), []
         while True:
             try:
                 pieces.append(next(steps))
             except StopIteration as done:
                 return done.value, pieces
 
-    def _steps(self, input: Any, parts: IndexParts) -> Generator[str, None, dict]:
+    def _steps(self, input: Any, parts: IndexParts, settings: Settings | None = None) -> Generator[str, None, dict]:
         """Yields the answer's pieces as soon as each is known (each piece carries the separator
-        before it); returns the whole result."""
+        before it); returns the whole result. ``settings``: this call's (see ``call_settings``)."""
+        settings = settings or self.settings
         parsed = self.parse(input)
         flags, compare = self.safety.red_flags(parsed.question)
         screening = self.safety.screen(parsed.question, flags)
@@ -205,7 +274,7 @@ class AssistantChain(Runnable[Any, dict]):
                     yield piece(self._topics_text("unclear.j2", parts=parts))
             return _finish(out, said)
         out["injection"] = screening.injection
-        results = self.search(question, vectors, parts)
+        results = self.search(question, vectors, parts, top_k=settings.top_k)
         coverage = parts.grounder.assess(question, results)
         passages = _merge([r.passages for r in results])
         out.update(search_query=question.search, passages=[_passage_info(p) for p in passages],
@@ -254,20 +323,21 @@ class AssistantChain(Runnable[Any, dict]):
                                   [grounder.without_topic(p.search) for p in question.parts]))
 
     def search(self, question: Question, vectors: dict[str, np.ndarray] | None = None,
-               parts: IndexParts | None = None) -> list[PartResult]:
+               parts: IndexParts | None = None, top_k: int | None = None) -> list[PartResult]:
         """Each part: retrieve passages, score their sentences, keep the passages that answer best."""
         parts = parts or self._parts
+        top_k = top_k or self.settings.top_k
         needed = [t for t in self._search_texts(question, parts) if not vectors or t not in vectors]
         vectors = {**(vectors or {}), **(dict(zip(needed, self.embedder.encode(needed))) if needed else {})}
         results = []
         for part in question.parts:
             need = parts.grounder.without_topic(part.search)
-            fetched = parts.retriever.search(part.search, vectors[part.search], k=self.settings.top_k * FETCH)
+            fetched = parts.retriever.search(part.search, vectors[part.search], k=top_k * FETCH)
             result = parts.grounder.score(part, vectors[need], fetched)
             best_in: dict[str, float] = {}
             for prob, cand in result.scored:
                 best_in.setdefault(cand.chunk_id, prob)
-            keep = sorted(fetched, key=lambda p: -best_in.get(p.chunk.id, 0.0))[: self.settings.top_k]
+            keep = sorted(fetched, key=lambda p: -best_in.get(p.chunk.id, 0.0))[:top_k]
             result.passages = keep  # what is reported as retrieved; every fetched sentence stays a candidate
             results.append(result)
         return results
@@ -358,13 +428,29 @@ class AssistantChain(Runnable[Any, dict]):
 
 
 def build_chain(settings: Settings | None = None, *, generator: Runnable | None = None,
-                rewriter: QueryRewriter | None = None, embedder: Embedder | None = None) -> AssistantChain:
-    """The ready-to-use chain. Builds (or rebuilds) the index first if it is missing or stale."""
+                rewriter: QueryRewriter | None = None, embedder: Embedder | None = None,
+                private_index: bool = False) -> AssistantChain:
+    """The ready-to-use chain. Builds (or rebuilds) the index first if it is missing or stale.
+    ``private_index``: read a private copy of the build, for one of several processes serving it."""
     set_offline_env()
     settings = settings or Settings.from_env()
     embedder = embedder or shared_embedder(settings.embedding_model)
-    index = ensure_index(settings, embedder)
-    return AssistantChain(settings, index, embedder, generator=generator, rewriter=rewriter)
+    index = open_index(settings, embedder, private=True) if private_index else ensure_index(settings, embedder)
+    chain = AssistantChain(settings, index, embedder, generator=generator, rewriter=rewriter)
+    chain.private_index = private_index
+    return chain
+
+
+class _Live:
+    """The index parts in use and the lock that guards swapping them."""
+
+    def __init__(self, parts: IndexParts) -> None:
+        self.parts = parts
+        self.lock = threading.Lock()
+
+
+def _identifier(text: str) -> str:
+    return "_".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split()) or "source"
 
 
 def _manifest_mtime(settings: Settings) -> int:
@@ -388,8 +474,10 @@ def normalise_history(history: Any, max_turns: int = 20, max_chars: int = 4000) 
             role, text = item
         elif isinstance(item, dict):
             role, text = item.get("role", ""), item.get("content", "")
-        elif hasattr(item, "type") and hasattr(item, "content"):
+        elif hasattr(item, "type") and hasattr(item, "content"):  # LangChain messages
             role, text = item.type, item.content
+        elif hasattr(item, "role") and hasattr(item, "content"):  # assistant.schemas.Message
+            role, text = item.role, item.content
         else:
             raise InvalidQuestion(f"Cannot read chat_history entry {item!r:.80}.")
         role = {"human": "user", "ai": "assistant", "bot": "assistant"}.get(str(role).lower(), str(role).lower())

@@ -74,9 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
     e.set_defaults(run=_feedback_export)
 
-    p = sub.add_parser("serve", help="start the chat UI (same as python app.py)")
+    p = sub.add_parser("serve", help="serve the chat page and the HTTP API (same as python app.py)")
     p.add_argument("--host", help="address to listen on (default: ASSISTANT_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: ASSISTANT_PORT or 7860)")
+    p.add_argument("--workers", type=int, help="API processes (default: ASSISTANT_WORKERS or 1; the chat page "
+                                               "is served with one)")
     _corpus_args(p)
     p.set_defaults(run=_serve)
     return parser
@@ -136,10 +138,11 @@ def _feedback_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.ui import serve
+    from assistant.server import serve
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    serve(settings.with_(**overrides) if overrides else settings)
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port), ("workers", args.workers)) if v is not None}
+    settings = settings.with_(**overrides) if overrides else settings
+    serve(settings, settings.workers)
     return 0
 
 

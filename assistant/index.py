@@ -18,6 +18,7 @@ never searched (that crashes the process). Chunk ids are deterministic, so nothi
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -167,11 +168,12 @@ def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) 
         return manifest, True
 
 
-def open_index(settings: Settings, embedder: Embedder) -> Index:
+def open_index(settings: Settings, embedder: Embedder, *, private: bool = False) -> Index:
     """Open the current index, or raise IndexMissing / IndexStale / IndexDamaged saying how to fix it.
     A damaged build (a file changed since it was built) is caught here, before Chroma reads it: a
     corrupt HNSW file would otherwise crash the process. A build folder that cannot be written (a
-    read-only deployment) is opened from a temporary copy."""
+    read-only deployment) is opened from a temporary copy, and so is every build when ``private`` (one
+    of several processes serving the same folder: Chroma writes to a build it opens)."""
     index_dir = Path(settings.index_dir)
     manifest = read_manifest(index_dir)
     if manifest is None or not (index_dir / manifest.build).is_dir():
@@ -187,7 +189,7 @@ def open_index(settings: Settings, embedder: Embedder) -> Index:
         raise IndexDamaged(f"The index at {index_dir} is damaged ({', '.join(damaged[:3])} changed since it was "
                            "built). Rebuild it with `assistant index --rebuild`.")
     build_dir = index_dir / manifest.build
-    if not _writable(build_dir):
+    if private or not _writable(build_dir):
         build_dir = _readonly_copy(build_dir)
     try:
         return _load_build(build_dir, manifest, corpus, embedder)
@@ -382,6 +384,7 @@ def _writable(path: Path) -> bool:
 def _readonly_copy(build_dir: Path) -> Path:
     """A private, writable copy of a read-only build (Chroma writes to its database when it opens it)."""
     target = Path(tempfile.mkdtemp(prefix="assistant-index-")) / build_dir.name
+    atexit.register(shutil.rmtree, target.parent, ignore_errors=True)
     shutil.copytree(build_dir, target)
     for path in [target, *target.rglob("*")]:
         path.chmod(0o700 if path.is_dir() else 0o600)

@@ -72,9 +72,12 @@ class HybridRetriever(BaseRetriever):
         ]
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
-        return [to_document(p) for p in self.search(query)]
+        """``retriever.invoke(query, k=2)`` overrides ``k`` for one call."""
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ValueError(f"k must be a positive whole number, not {k!r}.")
+        return [to_document(p) for p in self.search(query, k=k)]
 
 
 def to_document(p: Passage) -> Document:

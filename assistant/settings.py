@@ -80,7 +80,13 @@ class Settings:
     port: int = 7860
     examples: str = ""  # example questions on the chat page, separated by "|" (default: corpus/examples.yaml)
     concurrency: int = 8  # answers computed at once by the UI
-    max_queue: int = 64  # waiting requests before the UI says "busy"
+    max_queue: int = 64  # waiting requests before the UI and the API say "busy"
+    # the HTTP API (assistant serve)
+    api_key: str = ""  # when set, the /v1 routes want "Authorization: Bearer <api_key>"
+    cors_origins: str = ""  # browser origins allowed to call the API, comma-separated (none by default)
+    max_request_bytes: int = 262_144  # larger request bodies are refused (413)
+    model_id: str = "grounded-assistant"  # the "model" name the OpenAI-compatible routes report
+    workers: int = 1  # API processes (assistant serve --workers); the chat page needs one
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -104,7 +110,7 @@ class Settings:
         for name in ("corpus_dir", "index_dir", "prompts_dir", "feedback_db"):
             object.__setattr__(self, name, Path(getattr(self, name)).expanduser())
         for name in ("chunk_size", "top_k", "max_sentences", "max_question_chars", "concurrency", "max_history_turns",
-                     "max_turn_chars"):
+                     "max_turn_chars", "max_request_bytes", "workers"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"ASSISTANT_{name.upper()} must be at least 1.")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from assistant.chain import AssistantChain, build_chain
+from assistant.chain import AssistantChain
 from assistant.errors import AssistantError
 from assistant.feedback import FeedbackStore
 from assistant.settings import Settings
@@ -127,9 +127,10 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
     name = settings.source_name
 
     def restore(saved: dict):
-        """A reload or a server restart: the conversation comes back from the browser."""
+        """A reload or a server restart: the conversation comes back from the browser. The question box
+        opens only then, so that nothing typed first is answered without it or wiped by it."""
         saved = _valid(saved)
-        return _messages(saved), saved
+        return _messages(saved), saved, gr.update(interactive=True)
 
     def respond(message: str, saved: dict):
         """Show the question at once, then stream the answer into the page."""
@@ -222,7 +223,7 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
                              placeholder=f"<p class='placeholder'>Ask a question about {_inert(chain.subject())} below. "
                                          "You can write it in your own words.</p>")
         question = gr.Textbox(label="Your question", placeholder="Type your question and press Enter",
-                              lines=1, max_lines=6, elem_id="question", autofocus=True)
+                              lines=1, max_lines=6, elem_id="question", interactive=False)
         with gr.Row():
             ask_btn = gr.Button("Ask", variant="primary", elem_id="ask")
             new_btn = gr.Button("New conversation", elem_id="new-conversation")
@@ -234,7 +235,8 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
                                  scale=4)
             comment_btn = gr.Button("Send comment", elem_id="send-comment", scale=1)
 
-        demo.load(restore, saved, [chatbot, saved], api_visibility="private")
+        demo.load(restore, saved, [chatbot, saved, question], api_visibility="private").then(
+            None, js="() => document.querySelector('#question textarea')?.focus()")
         outputs = [question, chatbot, saved, status]
         for trigger in (question.submit, ask_btn.click):  # a question sent while one is answered waits its turn
             trigger(respond, [question, saved], outputs, api_visibility="private", trigger_mode="always_last")
@@ -365,23 +367,19 @@ def _passage_html(text: str, quotes: list[dict]) -> str:
 
 # -- serving -----------------------------------------------------------------------------------------
 
-def serve(settings: Settings) -> None:
-    """Build the chain and serve the page; a port in use or not allowed is a one-line AssistantError."""
-    chain = build_chain(settings)
-    demo = build_ui(chain, settings)
-    _check_port(settings.host, settings.port)
-    print(f"Open http://{settings.host}:{settings.port} in your browser.")
-    demo.launch(**launch_options(settings))
-
-
 def launch_options(settings: Settings) -> dict:
-    """How the page is served (also by the tests): loopback by default, no error details, no uploads,
-    no "Use via API" footer."""
-    return {"server_name": settings.host, "server_port": settings.port, "css": CSS, "head": HEAD,
-            "show_error": False, "max_file_size": MAX_UPLOAD, "footer_links": []}
+    """How the page is served on its own (``demo.launch``, the tests): loopback by default."""
+    return {"server_name": settings.host, "server_port": settings.port, **mount_options(settings)}
 
 
-def _check_port(host: str, port: int) -> None:
+def mount_options(settings: Settings) -> dict:
+    """No error details, no uploads, no "Use via API" footer, no copy of patients' questions kept in
+    the browser's run history. ``assistant serve`` mounts the page with these on the API's app."""
+    return {"css": CSS, "head": HEAD, "show_error": False, "max_file_size": MAX_UPLOAD, "footer_links": [],
+            "run_history": False}
+
+
+def check_port(host: str, port: int) -> None:
     import socket
 
     with socket.socket() as probe:

@@ -284,13 +284,13 @@ def test_an_empty_question_is_refused_before_the_model_loads(capsys):
 def test_a_busy_port_is_a_one_line_error(chain):
     import socket
 
-    from assistant.ui import _check_port
+    from assistant.ui import check_port
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         with pytest.raises(AssistantError, match="Choose another port"):
-            _check_port("127.0.0.1", busy.getsockname()[1])
+            check_port("127.0.0.1", busy.getsockname()[1])
 
 
 def test_bad_questions_still_raise_invalid_question(chain):
