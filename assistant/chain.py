@@ -32,7 +32,7 @@ from assistant.answer import ExtractiveGenerator, Quote
 from assistant.embeddings import Embedder, cached_vectors, shared_embedder
 from assistant.errors import AssistantError, InvalidQuestion, SettingsError
 from assistant.grounding import Grounder, PartResult
-from assistant.index import Index, ensure_index, open_index, read_manifest
+from assistant.index import Index, current_build, ensure_index, index_version, open_index
 from assistant.prompts import Prompts
 from assistant.question import Analyzer, Question
 from assistant.ranker import Cues, default_ranker
@@ -69,7 +69,7 @@ class IndexParts:
     grounder: Grounder
     analyzer: Analyzer
     generator: Runnable
-    manifest_mtime: int
+    version: str  # index_version() when these parts were made
 
 
 class AssistantChain(Runnable[Any, dict]):
@@ -103,7 +103,7 @@ class AssistantChain(Runnable[Any, dict]):
         analyzer = Analyzer(self.prompts, index.vocab, grounder.topic_stems, medical_terms(),
                             default_context=titles.pop() if len(titles) == 1 else "")
         generator = self._custom_generator or ExtractiveGenerator(index, grounder.threshold, self.settings.max_sentences)
-        return IndexParts(index, retriever, grounder, analyzer, generator, _manifest_mtime(self.settings))
+        return IndexParts(index, retriever, grounder, analyzer, generator, index_version(self.settings))
 
     @property
     def _parts(self) -> IndexParts:
@@ -116,23 +116,23 @@ class AssistantChain(Runnable[Any, dict]):
     def _current_parts(self) -> IndexParts:
         """This request's parts; a new build on disk (the manifest changed) is opened first."""
         parts = self._parts
-        mtime = _manifest_mtime(self.settings)
-        if mtime == parts.manifest_mtime or mtime == 0:
+        version = index_version(self.settings)
+        if version == parts.version or not version:
             return parts
         with self._live.lock:
-            if self._parts.manifest_mtime != mtime:
-                manifest = read_manifest(Path(self.settings.index_dir))
+            if self._parts.version != version:
                 try:
-                    if manifest is None or manifest.build == self._parts.index.manifest.build:
-                        self._parts = replace(self._parts, manifest_mtime=mtime)
+                    build = current_build(self.settings)
+                    if not build or build == self._parts.index.manifest.build:
+                        self._parts = replace(self._parts, version=version)
                     else:
                         self._parts = self._build_parts(open_index(self.settings, self.embedder,
                                                                    private=self.private_index))
-                        log.warning("Now answering from the new index build %s.", manifest.build)
+                        log.warning("Now answering from the new index build %s.", build)
                 except AssistantError as exc:  # keep answering from the build already open
                     log.warning("A new index build could not be opened (%s); still using %s.", exc,
                                 self._parts.index.manifest.build)
-                    self._parts = replace(self._parts, manifest_mtime=mtime)
+                    self._parts = replace(self._parts, version=version)
             return self._parts
 
     # the parts in use (a question is answered with the parts taken when it started)
@@ -451,13 +451,6 @@ class _Live:
 
 def _identifier(text: str) -> str:
     return "_".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split()) or "source"
-
-
-def _manifest_mtime(settings: Settings) -> int:
-    try:
-        return (Path(settings.index_dir) / "manifest.json").stat().st_mtime_ns
-    except OSError:
-        return 0
 
 
 def normalise_history(history: Any, max_turns: int = 20, max_chars: int = 4000) -> tuple[list[Turn], int]:

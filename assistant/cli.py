@@ -96,7 +96,8 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     start = time.perf_counter()
     manifest, built = build_index(settings, shared_embedder(settings.embedding_model), force=args.rebuild)
     what = "Built" if built else "Up to date:"
-    print(f"{what} {settings.index_dir} — {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
+    where = f"{settings.chroma_url} ({settings.chroma_prefix})" if settings.chroma_url else settings.index_dir
+    print(f"{what} {where} — {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
           f"from {settings.corpus_dir} ({time.perf_counter() - start:.1f} s)")
     return 0
 

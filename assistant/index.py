@@ -82,7 +82,7 @@ class Index:
     store: object  # langchain_chroma.Chroma
     sentence_vectors: dict[tuple[str, int], np.ndarray]
     vocab: frozenset[str]
-    corpus: Corpus
+    corpus: Corpus | None  # None: an index on a Chroma server opened without the corpus folder
 
     def chunk(self, chunk_id: str) -> Chunk:
         return self._by_id[chunk_id]
@@ -131,8 +131,34 @@ def read_manifest(index_dir: Path) -> Manifest | None:
     return manifest
 
 
+def index_version(settings: Settings) -> str:
+    """Changes whenever a new build may have become current ("" when there is no index)."""
+    if settings.chroma_url:
+        from assistant import remote_index
+
+        return remote_index.current_build(settings)
+    try:
+        return str((Path(settings.index_dir) / "manifest.json").stat().st_mtime_ns)
+    except OSError:
+        return ""
+
+
+def current_build(settings: Settings) -> str:
+    """The name of the current build ("" when there is none)."""
+    if settings.chroma_url:
+        from assistant import remote_index
+
+        return remote_index.current_build(settings)
+    manifest = read_manifest(Path(settings.index_dir))
+    return manifest.build if manifest else ""
+
+
 def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) -> tuple[Manifest, bool]:
     """Build the index unless an identical, undamaged one exists. Returns (manifest, whether it was built)."""
+    if settings.chroma_url:
+        from assistant import remote_index
+
+        return remote_index.build_index(settings, embedder, force=force)
     corpus = load_corpus(settings.corpus_dir)
     wanted = expected_manifest(settings, corpus)
     index_dir = Path(settings.index_dir)
@@ -174,6 +200,10 @@ def open_index(settings: Settings, embedder: Embedder, *, private: bool = False)
     corrupt HNSW file would otherwise crash the process. A build folder that cannot be written (a
     read-only deployment) is opened from a temporary copy, and so is every build when ``private`` (one
     of several processes serving the same folder: Chroma writes to a build it opens)."""
+    if settings.chroma_url:
+        from assistant import remote_index
+
+        return remote_index.open_index(settings, embedder)
     index_dir = Path(settings.index_dir)
     manifest = read_manifest(index_dir)
     if manifest is None or not (index_dir / manifest.build).is_dir():
@@ -200,6 +230,15 @@ def open_index(settings: Settings, embedder: Embedder, *, private: bool = False)
 
 def ensure_index(settings: Settings, embedder: Embedder) -> Index:
     """Open the index, building or rebuilding it first when it is missing, stale or damaged."""
+    if settings.chroma_url:  # an app process may have no corpus folder: it only reads the server's index
+        try:
+            return open_index(settings, embedder)
+        except (IndexMissing, IndexStale) as exc:
+            if not Path(settings.corpus_dir).is_dir():
+                raise
+            log.warning("%s Building it now.", str(exc).split(" Build it with")[0].split(" Rebuild it with")[0])
+            build_index(settings, embedder)
+            return open_index(settings, embedder)
     load_corpus(settings.corpus_dir)  # a missing or empty corpus is the problem to report, not the index
     try:
         return open_index(settings, embedder)
@@ -222,8 +261,15 @@ def chroma_client(path: Path):  # -> chromadb.ClientAPI
 def _write_build(build_dir: Path, chunks: list[Chunk], embedder: Embedder) -> tuple[int, int]:
     build_dir.mkdir(parents=True)
     client = chroma_client(build_dir)
-    chunk_col = client.create_collection(CHUNKS, metadata=COSINE, embedding_function=None)
-    sent_col = client.create_collection(SENTENCES, metadata=COSINE, embedding_function=None)
+    counts = fill_collections(client.create_collection(CHUNKS, metadata=COSINE, embedding_function=None),
+                              client.create_collection(SENTENCES, metadata=COSINE, embedding_function=None),
+                              chunks, embedder)
+    (build_dir / "vocab.json").write_text(json.dumps(sorted(vocabulary(chunks))), encoding="utf-8")
+    return counts
+
+
+def fill_collections(chunk_col, sent_col, chunks: list[Chunk], embedder: Embedder) -> tuple[int, int]:
+    """Embed and store the chunks and their sentences (in a local build or on a Chroma server)."""
     chunk_vectors = embedder.encode([c.embedding_text() for c in chunks])
     sentences = [(c.id, i, s.text) for c in chunks for i, s in enumerate(c.sentences)]
     # A sentence such as "They perform this procedure" is embedded with its heading, so that it is
@@ -241,28 +287,37 @@ def _write_build(build_dir: Path, chunks: list[Chunk], embedder: Embedder) -> tu
         sent_col.add(ids=[f"{cid}:{n}" for cid, n, _ in part], embeddings=sentence_vectors[i : i + batch],
                      documents=[t for _, _, t in part],
                      metadatas=[{"chunk_id": cid, "n": n} for cid, n, _ in part])
-    vocab = sorted({w for c in chunks for w in words(c.embedding_text())
-                    if w not in STOPWORDS and len(w) > 2 and not w.isdigit()})
-    (build_dir / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
     return chunk_col.count(), sent_col.count()
 
 
+def vocabulary(chunks: list[Chunk]) -> frozenset[str]:
+    """The corpus words the typo corrector may correct to."""
+    return frozenset(w for c in chunks for w in words(c.embedding_text())
+                     if w not in STOPWORDS and len(w) > 2 and not w.isdigit())
+
+
 def _load_build(build_dir: Path, manifest: Manifest, corpus: Corpus, embedder: Embedder) -> Index:
+    client = chroma_client(build_dir)
+    vocab = frozenset(json.loads((build_dir / "vocab.json").read_text(encoding="utf-8")))
+    return read_collections(client, CHUNKS, SENTENCES, manifest, corpus, embedder, vocab)
+
+
+def read_collections(client, chunks_name: str, sentences_name: str, manifest: Manifest, corpus: Corpus | None,
+                     embedder: Embedder, vocab: frozenset[str] | None = None) -> Index:
+    """An ``Index`` over two collections of ``client`` (a local build or a Chroma server)."""
     from langchain_chroma import Chroma
 
-    client = chroma_client(build_dir)
-    store = Chroma(collection_name=CHUNKS, client=client, embedding_function=embedder,
+    store = Chroma(collection_name=chunks_name, client=client, embedding_function=embedder,
                    collection_metadata=COSINE, create_collection_if_not_exists=False)
-    got = client.get_collection(CHUNKS, embedding_function=None).get(include=["metadatas", "documents"])
+    got = client.get_collection(chunks_name, embedding_function=None).get(include=["metadatas", "documents"])
     chunks = sorted((_chunk_from_metadata(i, m) for i, m in zip(got["ids"], got["metadatas"])),
                     key=lambda c: (c.source, c.position))
-    sent = client.get_collection(SENTENCES, embedding_function=None).get(include=["metadatas", "embeddings"])
+    sent = client.get_collection(sentences_name, embedding_function=None).get(include=["metadatas", "embeddings"])
     vectors = {(m["chunk_id"], int(m["n"])): np.asarray(e, dtype=np.float32)
                for m, e in zip(sent["metadatas"], sent["embeddings"])}
     if len(chunks) != manifest.chunk_count or len(vectors) != manifest.sentence_count:
         raise IndexError_(f"expected {manifest.chunk_count} chunks, found {len(chunks)}")
-    vocab = frozenset(json.loads((build_dir / "vocab.json").read_text(encoding="utf-8")))
-    return Index(manifest, chunks, store, vectors, vocab, corpus)
+    return Index(manifest, chunks, store, vectors, vocab if vocab is not None else vocabulary(chunks), corpus)
 
 
 def _chunk_metadata(c: Chunk) -> dict[str, object]:

@@ -7,6 +7,7 @@ looks anywhere else, so tests can build their own with ``Settings(corpus_dir=tmp
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -87,6 +88,9 @@ class Settings:
     max_request_bytes: int = 262_144  # larger request bodies are refused (413)
     model_id: str = "grounded-assistant"  # the "model" name the OpenAI-compatible routes report
     workers: int = 1  # API processes (assistant serve --workers); the chat page needs one
+    # the index on a Chroma server instead of index_dir (several processes or machines)
+    chroma_url: str = ""  # e.g. http://127.0.0.1:8000 (start one with `chroma run --path DIR --port 8000`)
+    chroma_prefix: str = "assistant"  # collection names start with this (several corpora can share a server)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -113,6 +117,9 @@ class Settings:
                      "max_turn_chars", "max_request_bytes", "workers"):
             if int(getattr(self, name)) < 1:
                 raise SettingsError(f"ASSISTANT_{name.upper()} must be at least 1.")
+        if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}", self.chroma_prefix):
+            raise SettingsError(f"ASSISTANT_CHROMA_PREFIX={self.chroma_prefix!r}: use 2-61 letters, digits, '.', '_' "
+                                "or '-', starting with a letter or digit.")
 
 
 def _convert(name: str, raw: str, kind: type) -> object:

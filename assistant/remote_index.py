@@ -1,0 +1,163 @@
+"""The index on a Chroma server (``ASSISTANT_CHROMA_URL``), for several app processes or machines.
+
+On the server, named with ``ASSISTANT_CHROMA_PREFIX`` (so several corpora can share one server)::
+
+    <prefix>-manifest                 an empty collection whose metadata holds the manifest (JSON)
+    <prefix>-<build>-chunks           the chunks of one build, with their vectors and texts
+    <prefix>-<build>-sentences        their sentences' vectors
+
+A build writes two new collections and only then replaces the manifest: that one metadata update is
+the atomic swap, so a failed build leaves the previous index answering. Afterwards the collections of
+every build but the new one and the one before it are deleted (a process still answering from the
+previous build finishes its question). App processes need no local files: the chunks, their texts and
+the vocabulary come from the server; a corpus folder, where there is one, is compared with the
+manifest to notice a stale index. Re-indexing always embeds the whole corpus.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from urllib.parse import urlparse
+
+from assistant.embeddings import Embedder
+from assistant.errors import IndexError_, IndexMissing, IndexStale, SettingsError
+from assistant.index import (
+    COSINE,
+    Index,
+    Manifest,
+    expected_manifest,
+    fill_collections,
+    read_collections,
+)
+from assistant.ingest import chunk_corpus, load_corpus
+from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_VERSION_TTL = 1.0  # seconds a process trusts the build name it last read
+_seen: dict[tuple[str, str], tuple[float, str]] = {}
+
+
+def client(settings: Settings):  # -> chromadb.ClientAPI
+    """A client of the server named by ``chroma_url`` (``http://host:port``); one clear line if it is down."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    url = urlparse(settings.chroma_url if "://" in settings.chroma_url else "http://" + settings.chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise SettingsError(f"ASSISTANT_CHROMA_URL={settings.chroma_url!r} is not a URL such as http://127.0.0.1:8000.")
+    try:
+        api = chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                                  ssl=url.scheme == "https", settings=ChromaSettings(anonymized_telemetry=False))
+        api.heartbeat()
+    except Exception as exc:  # noqa: BLE001 - chromadb raises several kinds for a server that is not there
+        raise IndexError_(f"Cannot reach the Chroma server at {settings.chroma_url} ({type(exc).__name__}). "
+                          "Start it (`chroma run --path DIR --port N`) or fix ASSISTANT_CHROMA_URL.") from None
+    return api
+
+
+def names(settings: Settings, build: str = "") -> tuple[str, str, str]:
+    """The manifest's collection, and this build's chunks and sentences collections."""
+    prefix = settings.chroma_prefix
+    return f"{prefix}-manifest", f"{prefix}-{build}-chunks", f"{prefix}-{build}-sentences"
+
+
+def read_manifest(settings: Settings, api=None) -> Manifest | None:
+    api = api or client(settings)
+    try:
+        meta = api.get_collection(names(settings)[0], embedding_function=None).metadata or {}
+        return Manifest(**json.loads(meta["manifest"])) if "manifest" in meta else None
+    except (ValueError, TypeError, KeyError) as exc:
+        log.warning("Unreadable manifest on the Chroma server (%s); it will be rebuilt.", exc)
+        return None
+    except Exception:  # noqa: BLE001 - no manifest collection yet: no index
+        return None
+
+
+def current_build(settings: Settings) -> str:
+    """The build the server's manifest names ("" when none), read at most once a second per process."""
+    key = (settings.chroma_url, settings.chroma_prefix)
+    now = time.monotonic()
+    if key in _seen and now - _seen[key][0] < _VERSION_TTL:
+        return _seen[key][1]
+    try:
+        manifest = read_manifest(settings)
+    except IndexError_:
+        manifest = None  # the server is away: keep answering from the build already open
+    build = manifest.build if manifest else ""
+    _seen[key] = (now, build)
+    return build
+
+
+def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) -> tuple[Manifest, bool]:
+    """Build on the server unless an identical, complete build is current there."""
+    corpus = load_corpus(settings.corpus_dir)
+    wanted = expected_manifest(settings, corpus)
+    api = client(settings)
+    current = read_manifest(settings, api)
+    if current and not force and current.same_recipe(wanted) and _complete(api, settings, current):
+        return current, False
+    chunks = chunk_corpus(corpus, settings.chunk_size, settings.chunk_overlap)
+    build = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    manifest_name, chunks_name, sentences_name = names(settings, build)
+    try:
+        counts = fill_collections(api.create_collection(chunks_name, metadata=COSINE, embedding_function=None),
+                                  api.create_collection(sentences_name, metadata=COSINE, embedding_function=None),
+                                  chunks, embedder)
+    except BaseException:
+        for name in (chunks_name, sentences_name):
+            _delete(api, name)
+        raise
+    manifest = Manifest(**{**asdict(wanted), "build": build, "chunk_count": counts[0], "sentence_count": counts[1],
+                           "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    holder = api.get_or_create_collection(manifest_name, embedding_function=None)
+    holder.modify(metadata={"manifest": json.dumps(asdict(manifest)),
+                            "previous": current.build if current else ""})  # the swap
+    keep = {build, current.build if current else ""}
+    prefix = f"{settings.chroma_prefix}-build-"
+    for col in api.list_collections():
+        name = col if isinstance(col, str) else col.name
+        if name.startswith(prefix) and not any(name.startswith(f"{settings.chroma_prefix}-{b}-") for b in keep if b):
+            _delete(api, name)
+    return manifest, True
+
+
+def open_index(settings: Settings, embedder: Embedder) -> Index:
+    api = client(settings)
+    manifest = read_manifest(settings, api)
+    if manifest is None or not _complete(api, settings, manifest):
+        raise IndexMissing(f"No index on the Chroma server at {settings.chroma_url} (prefix "
+                           f"{settings.chroma_prefix!r}). Build it with `assistant index`.")
+    corpus = load_corpus(settings.corpus_dir) if Path(settings.corpus_dir).is_dir() else None
+    if corpus is not None:
+        wanted = expected_manifest(settings, corpus)
+        if not manifest.same_recipe(wanted):
+            raise IndexStale(f"The index on the Chroma server at {settings.chroma_url} is stale "
+                             f"({', '.join(manifest.differences(wanted))} changed). Rebuild it with `assistant index`.")
+    _, chunks_name, sentences_name = names(settings, manifest.build)
+    try:
+        return read_collections(api, chunks_name, sentences_name, manifest, corpus, embedder)
+    except Exception as exc:  # noqa: BLE001 - deleted or half-written collections: say what to do
+        raise IndexError_(f"The index on the Chroma server at {settings.chroma_url} cannot be read ({exc}). "
+                          "Rebuild it with `assistant index --rebuild`.") from exc
+
+
+def _complete(api, settings: Settings, manifest: Manifest) -> bool:
+    _, chunks_name, sentences_name = names(settings, manifest.build)
+    try:
+        return (api.get_collection(chunks_name, embedding_function=None).count() == manifest.chunk_count
+                and api.get_collection(sentences_name, embedding_function=None).count() == manifest.sentence_count)
+    except Exception:  # noqa: BLE001 - a missing collection
+        return False
+
+
+def _delete(api, name: str) -> None:
+    try:
+        api.delete_collection(name)
+    except Exception as exc:  # noqa: BLE001 - already gone
+        log.debug("Could not delete collection %s (%s).", name, exc)
