@@ -389,6 +389,10 @@ class AssistantChain(Runnable[Any, dict]):
         return self.prompts.render(template, source_name=self.source_name, notes=list(notes),
                                    topics=self.topics(query, parts))
 
+    def warm_up(self) -> None:
+        """Answer one example question, so that the first patient does not wait for what loads on first use."""
+        self.invoke(self.example_questions()[0])
+
     def subject(self) -> str:
         """What the corpus is about: a one-document corpus's title, else the source's name."""
         titles = {c.title for c in self.index.chunks}

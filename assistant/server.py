@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None, chain: AssistantChain | None = 
 
     settings = settings or Settings.from_env()
     chain = chain or build_chain(settings)
+    chain.warm_up()
     gate = Gate(settings.concurrency, settings.max_queue)
     app = FastAPI(title=f"Questions about {chain.subject()}", version=_version(),
                   description=f"Grounded, cited answers from {settings.source_name}. Every answer sentence "

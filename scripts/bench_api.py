@@ -101,7 +101,8 @@ def main() -> None:
         for workers in (1, 2):
             proc, url = start(index_dir, workers)
             try:
-                asyncio.run(load(url, 8, 48, 60, "ask"))  # warm every worker (each loads lazily on first use)
+                for _ in range(4 * workers):  # fresh connections, so that every worker has answered before timing
+                    httpx.post(url + "/v1/ask", json={"question": QUESTIONS[0]}, timeout=120)
                 for clients in levels:
                     for route in ("healthz", "ask"):
                         r = asyncio.run(load(url, clients, args.requests, args.seconds, route))

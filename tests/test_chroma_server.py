@@ -112,8 +112,8 @@ def test_two_app_processes_without_local_files(chroma_url, tmp_path, embedder, c
             port = _free_port()
             workdir = tmp_path / f"app{n}"
             workdir.mkdir()
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", "1"],
+            procs.append(subprocess.Popen(  # one app with two worker processes, one with one
+                [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", str(2 - n)],
                 env={**env, "ASSISTANT_INDEX_DIR": str(workdir / "index"),
                      "ASSISTANT_FEEDBACK_DB": str(workdir / "fb.sqlite3")},
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
@@ -122,7 +122,7 @@ def test_two_app_processes_without_local_files(chroma_url, tmp_path, embedder, c
             _wait_ready(proc, url)
         question = "Who performs kyphoplasty?"
         expected = chain.invoke(question)
-        for url in urls:
+        for url in urls * 3:
             got = httpx.post(url + "/v1/ask", json={"question": question}, timeout=60).json()
             assert (got["answer"], got["citations"]) == (expected["answer"], expected["citations"])
         for n in range(2):  # neither process wrote an index of its own

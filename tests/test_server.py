@@ -197,6 +197,7 @@ def _free_port() -> int:
 
 
 def _start(settings, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    """`assistant serve` on a free port, over ``settings``' index; returns when /readyz says ready."""
     port = _free_port()
     environ = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir),
                "ASSISTANT_FEEDBACK_DB": str(settings.feedback_db), **(env or {})}
@@ -249,6 +250,10 @@ def test_a_real_server_for_openai_clients_and_the_page(chain, settings):
             OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0).models.list()
         page = httpx.get(url + "/")  # the chat page is served by the same process, without the key
         assert page.status_code == 200 and "gradio" in page.text.lower()
+        from gradio_client import Client
+
+        out = Client(url + "/", verbose=False).predict(QUESTION, [], api_name="/ask")
+        assert out["answer"] == expected["answer"]
         _page_answers(url)
     finally:
         _stop(proc)
@@ -276,8 +281,15 @@ def _page_answers(url: str) -> None:
 
 
 @pytest.mark.server
-def test_two_workers_answer_as_one_process(chain, settings):
-    proc, url = _start(settings, "--workers", "2")
+def test_two_workers_over_a_read_only_index_answer_as_one_process(chain, settings, tmp_path):
+    import shutil
+    import stat
+
+    index = tmp_path / "index"
+    shutil.copytree(settings.index_dir, index, ignore=shutil.ignore_patterns("*.lock"))
+    for path in [index, *index.rglob("*")]:
+        path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    proc, url = _start(settings.with_(index_dir=index), "--workers", "2")
     try:
         questions = [QUESTION, "What is kyphoplasty?", "How much does it cost?", "what causes the bones to collapse?"]
         with httpx.Client(timeout=60) as client:
