@@ -254,6 +254,8 @@ def test_a_real_server_for_openai_clients_and_the_page(chain, settings):
 
         out = Client(url + "/", verbose=False).predict(QUESTION, [], api_name="/ask")
         assert out["answer"] == expected["answer"]
+        upload = httpx.post(url + "/gradio_api/upload", files={"files": ("big.bin", b"0" * 200_000)}, timeout=30)
+        assert upload.status_code in (400, 413)  # the mounted page takes no files either
         _page_answers(url)
     finally:
         _stop(proc)
