@@ -163,10 +163,18 @@ class Speller:
             for w in self._by_initial.get(initial, ()):
                 if abs(len(w) - len(token)) > limit:
                     continue
-                d = DamerauLevenshtein.distance(token, w, score_cutoff=limit)
-                if d < best_d or (d == best_d and best is not None and zipf(w) > zipf(best)):
-                    best, best_d = w, d
+                for form in _forms(w):  # "surgen" is one letter from "surgeon", two from "surgeons"
+                    d = DamerauLevenshtein.distance(token, form, score_cutoff=limit)
+                    if d < best_d or (d == best_d and best is not None and zipf(form) > zipf(best)):
+                        best, best_d = form, d
         return best
+
+
+def _forms(word: str) -> tuple[str, ...]:
+    """A corpus word and, for a plural, its singular: both are spellings a typo may be aiming at."""
+    if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return (word, word[:-1])
+    return (word,)
 
 
 @lru_cache(maxsize=8192)
