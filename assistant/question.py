@@ -141,6 +141,7 @@ class Analyzer:
         data = prompts.data("question_types.yaml", ("types", "needs"))
         self.types = {name: re.compile(t["question"], re.I) for name, t in data["types"].items()}
         self.needs = {name: re.compile(n["question"], re.I) for name, n in data["needs"].items()}
+        self.need_unless = {name: re.compile(n["unless"], re.I) for name, n in data["needs"].items() if n.get("unless")}
         self.text_speak: dict[str, str] = {str(k): str(v) for k, v in (prompts.data("text_speak.yaml") or {}).items()}
         self.speller = Speller(vocabulary)
         self.vocabulary = vocabulary
@@ -243,7 +244,8 @@ class Analyzer:
         return found
 
     def needs_of(self, text: str) -> tuple[str, ...]:
-        return tuple(name for name, rx in self.needs.items() if rx.search(text))
+        return tuple(name for name, rx in self.needs.items()
+                     if rx.search(text) and not (name in self.need_unless and self.need_unless[name].search(text)))
 
     def terms(self, text: str, original: str | None = None) -> list[Term]:
         names = _proper_nouns(original or text)
