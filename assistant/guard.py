@@ -233,7 +233,8 @@ class CitationGuard:
             return Judgement(text, cited, False, f"'{number}{' ' + unit if unit else ''}' is not in the cited passage")
         unknown = self._unnamed(text, union)
         if unknown:
-            return Judgement(text, cited, False, f"'{unknown}' is not in the cited passage")
+            return Judgement(text, cited, False, f"{', '.join(map(repr, unknown))} "
+                             f"{'is' if len(unknown) == 1 else 'are'} not in the cited passage")
         degree = next((w for w in words(text) if w in _DEGREES and _DEGREES[w] not in _degrees(union)), "")
         if degree:
             return Judgement(text, cited, False, f"'{degree}': the cited passage does not say so")
@@ -285,19 +286,20 @@ class CitationGuard:
         _, owners, vectors, singles = self._units(n)
         return owners[int((vectors[:singles] @ vector).argmax())] if singles else 0
 
-    def _unnamed(self, text: str, evidence: str) -> str:
-        """The first named thing of ``text`` that ``evidence`` does not contain, else ''."""
+    def _unnamed(self, text: str, evidence: str) -> list[str]:
+        """The named things of ``text`` that ``evidence`` does not contain."""
         capitalised = {m.group(1).lower() for m in re.finditer(r"(?<=[a-z,;:] )([A-Z][a-z]{2,})", text)}
         acronyms = set(re.findall(r"\b[A-Z]{2,6}\b", text))
         have = {stem(w) for w in words(evidence)}
+        missing = []
         for word in dict.fromkeys(words(text)):
             named = word in capitalised or word.upper() in acronyms or zipf(word) < NAMED_ZIPF
             if len(word) < 3 or word.isdigit() or not named or not self.is_specific(word, word in capitalised):
                 continue
             s = stem(word)
             if s not in have and not any(related(s, h) for h in have):
-                return word
-        return ""
+                missing.append(word)
+        return missing
 
 
 def _allowed(passage_figures: set[tuple[str, str]]) -> set[tuple[str, str]]:
