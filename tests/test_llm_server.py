@@ -175,3 +175,24 @@ def test_the_cli_answers_through_a_configured_server(chain, monkeypatch, capsys)
             monkeypatch.setenv(key, value)
         assert main(["ask", "Who performs kyphoplasty?"]) == 0
     assert "Kyphoplasty is done by doctors" in capsys.readouterr().out
+
+
+def test_the_eval_report_counts_what_the_guard_did(chain):
+    """Every model answer here is one sentence of a passage (kept) and one invented figure (removed)."""
+    from assistant.evals.dataset import load_cases
+    from assistant.evals.report import terminal_table
+    from assistant.evals.runner import DEFAULT_DATASET, run_eval
+
+    def script(body: dict) -> Reply:
+        passage = re.search(r'<passage number="1"[^>]*>\n(.*?)\n</passage>', body["messages"][-1]["content"], re.S)
+        first = re.split(r"(?<=\.)\s+", passage.group(1))[0]
+        return Reply(f"{first} [1] It costs 900 dollars [1].")
+
+    cases = [c for c in load_cases(DEFAULT_DATASET) if c.expect == "answer" and not c.history][:5]
+    with ScriptedServer(script) as server:
+        summary = run_eval(served(chain, server.url), cases, embed=chain.embedder.encode)["summary"]
+    assert summary["model_ran"] == len(server.requests) > 0
+    assert summary["guard_dropped"] == summary["model_ran"] and summary["guard_kept"] == summary["model_ran"]
+    assert summary["llm_answers"] == 1.0 and summary["guard_drop_rate"] == 0.5 and summary["model_failures"] == 0
+    table = terminal_table({"splits": {"s": {"summary": summary, "by_category": {}, "cases": []}}})
+    assert "guard_drop_rate" in table and "llm_answers" in table
