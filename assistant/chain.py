@@ -377,7 +377,7 @@ class AssistantChain(Runnable[Any, dict]):
                 evidence.append(ExtractiveGenerator.quote(chunk, sentence_no))
                 marks.append(f"[{numbers[chunk.id]}]")
             yield piece(f"{judgement.sentence} {''.join(marks)}", "\n\n" if len(report.kept) == 1 else " ")
-        declined = not report.kept and report.gaps and not report.dropped and not report.failure
+        declined = not report.kept and bool(report.gaps) and not report.dropped and not report.failure
         if not report.kept and not declined:
             report.fallback = f"the model failed ({report.failure})" if report.failure else "no sentence passed the guard"
         if report.failure:
