@@ -87,6 +87,9 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         self.max_sentences = max_sentences
 
     def invoke(self, input: GenerationInput, config: RunnableConfig | None = None, **kwargs: Any) -> list[Quote]:
+        return self._call_with_config(self._generate, input, config)
+
+    def _generate(self, input: GenerationInput) -> list[Quote]:
         question, coverage = input["question"], input["coverage"]
         answered = [r for r in coverage.parts if r.covered and r.scored]
         chosen: list[tuple[str, int]] = []

@@ -3,8 +3,14 @@
     screen (urgent? small talk? injection?)  ->  rewrite follow-ups  ->  hybrid retrieval
     ->  coverage (answer / partial / abstain)  ->  generator (extractive by default)  ->  citations
 
+With ``ASSISTANT_GENERATOR=llm`` (or ``build_chain(llm=any_chat_model)``) a language model writes the
+answer from the passages the extractive steps chose, and only once they decided the question is
+answerable; the citation guard (``guard.py``) removes every sentence its passage does not support,
+and the extractive answer is given when nothing passes or the model fails (``llm_answer.py``).
+
 ``build_chain()`` returns an ``AssistantChain``, a LangChain ``Runnable``: ``invoke``, ``batch``,
-``stream`` (the answer sentence by sentence, as addable dict chunks) and ``ainvoke`` all work.
+``stream`` and ``astream`` (the answer sentence by sentence, as addable dict chunks), ``ainvoke`` and
+``astream_events`` all work; tracing shows the rewriter, retriever, generator and guard as child runs.
 Input: ``{"question": str, "chat_history": [...]}`` (LangChain messages, ``(role, text)`` tuples or
 ``{"role", "content"}`` dicts) or a bare string. Output: see ``AssistantChain.invoke``; both are
 described by the pydantic models in ``assistant.schemas`` (``get_input_schema``, ``as_tool()``).
@@ -16,7 +22,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -24,20 +30,26 @@ from typing import Any
 
 import numpy as np
 import yaml
-from langchain_core.runnables import ConfigurableField, Runnable, RunnableConfig
+from langchain_core.language_models import BaseLanguageModel
+from langchain_core.runnables import ConfigurableField, Runnable, RunnableConfig, RunnableLambda
+from langchain_core.runnables.config import get_callback_manager_for_config, patch_config, run_in_executor
 from langchain_core.runnables.utils import AddableDict, ConfigurableFieldSpec
 from pydantic import BaseModel
 
 from assistant.answer import ExtractiveGenerator, Quote
 from assistant.embeddings import Embedder, cached_vectors, shared_embedder
 from assistant.errors import AssistantError, InvalidQuestion, SettingsError
-from assistant.grounding import Grounder, PartResult
+from assistant.grounding import Coverage, Grounder, PartResult
+from assistant.guard import SUPPORT, CitationGuard, EvidenceVectors, GuardReport
 from assistant.index import Index, current_build, ensure_index, index_version, open_index
+from assistant.ingest import Chunk
+from assistant.llm import build_llm, deadline_after, describe
+from assistant.llm_answer import ModelAnswerer
 from assistant.prompts import Prompts
 from assistant.question import Analyzer, Question
 from assistant.ranker import Cues, default_ranker
 from assistant.retrieve import HybridRetriever, Passage
-from assistant.rewrite import HeuristicRewriter, QueryRewriter, Resolution, Turn
+from assistant.rewrite import HeuristicRewriter, ModelRewriter, QueryRewriter, Resolution, Turn
 from assistant.safety import Safety, clean
 from assistant.schemas import AskInput, AskResult
 from assistant.settings import Settings, set_offline_env
@@ -50,7 +62,10 @@ MEDICAL_TERMS = Path(__file__).resolve().parent / "data" / "medical_terms.txt"
 # Settings a caller may change per call, through config={"configurable": {...}}: name -> (type, description)
 OPTIONS = {
     "top_k": (int, "passages retrieved per question part (1-20)"),
+    "generator": (str, "who writes the answer: 'extractive' (quotes) or 'llm' (the configured model, guarded)"),
 }
+REWRITE_SHARE = 0.25  # a model rewrite may use this share of ASSISTANT_LLM_TIMEOUT; the answer gets the rest
+_DONE = object()
 
 
 @dataclass(frozen=True)
@@ -79,9 +94,17 @@ class AssistantChain(Runnable[Any, dict]):
     answered wholly from one build."""
 
     def __init__(self, settings: Settings, index: Index, embedder: Embedder, *,
-                 generator: Runnable | None = None, rewriter: QueryRewriter | None = None) -> None:
+                 generator: Runnable | None = None, rewriter: QueryRewriter | None = None,
+                 llm: BaseLanguageModel | None = None) -> None:
+        if isinstance(generator, BaseLanguageModel):  # a chat model passed as the generator writes the answer
+            generator, llm = None, generator
+        if llm is not None and settings.generator == "extractive":
+            settings = settings.with_(generator="llm")
         self.settings = settings
         self.embedder = embedder
+        self._llm = llm
+        self._model_parts: tuple[ModelAnswerer, ModelRewriter] | None = None
+        self._evidence = EvidenceVectors(embedder.encode)  # the guard's passage vectors, embedded once
         self.prompts = Prompts(settings.prompts_dir)
         self.cues = Cues(self.prompts.data("question_types.yaml", ("types", "needs")))
         self.ranker = default_ranker()
@@ -94,6 +117,8 @@ class AssistantChain(Runnable[Any, dict]):
         self.safety = Safety(self.prompts, self.source_name, embed=embedder.encode, embed_fixed=lambda texts: cached_vectors(
             texts, embedder.encode, settings.embedding_model, Path(settings.index_dir) / "cache"))
         self.safety.warm_up()
+        if settings.generator == "llm":
+            self.model()  # a missing ASSISTANT_LLM_* setting is reported now, not at the first question
 
     # -- the parts that depend on the index build -------------------------------------------
     def _build_parts(self, index: Index) -> IndexParts:
@@ -142,6 +167,27 @@ class AssistantChain(Runnable[Any, dict]):
     analyzer = property(lambda self: self._parts.analyzer)
     generator = property(lambda self: self._parts.generator)
 
+    # -- the language model (optional) -------------------------------------------------------
+    def model(self, settings: Settings | None = None) -> tuple[ModelAnswerer, ModelRewriter] | None:
+        """The model's answerer and rewriter when the generator (this call's ``settings``, else the
+        chain's) is "llm"; built on first use."""
+        if (settings or self.settings).generator != "llm":
+            return None
+        if self._model_parts is None:
+            with self._live.lock:
+                if self._model_parts is None:
+                    llm = self._llm or build_llm(self.settings)
+                    answerer = ModelAnswerer(llm, self.prompts, self.source_name, self.settings.max_sentences)
+                    rewriter = ModelRewriter(llm, self.prompts, self.source_name, fallback=HeuristicRewriter())
+                    self._model_parts = (answerer, rewriter)
+        return self._model_parts
+
+    def citation_guard(self, passages: list[Chunk], parts: IndexParts | None = None,
+                       support: float = SUPPORT) -> CitationGuard:
+        """The guard for one answer from these passages (numbered from 1), as the LLM path uses it."""
+        return CitationGuard(passages, self.embedder.encode, (parts or self._parts).analyzer.is_specific,
+                             lambda text: self.safety.strip_injection(text)[0], self._evidence, support=support)
+
     # -- Runnable ---------------------------------------------------------------------------
     def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         return AskInput
@@ -189,6 +235,8 @@ class AssistantChain(Runnable[Any, dict]):
             value = given[key]
             if option == "top_k" and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20):
                 raise SettingsError(f"{key} must be a whole number from 1 to 20, not {value!r}.")
+            if option == "generator" and value not in ("extractive", "llm"):
+                raise SettingsError(f"{key} must be 'extractive' or 'llm', not {value!r}.")
             changes[option] = value
         return self.settings.with_(**changes) if changes else self.settings
 
@@ -199,15 +247,49 @@ class AssistantChain(Runnable[Any, dict]):
         text, quotes, chunk_id, start, end), abstained (bool), urgent (bool), urgent_advice (str),
         kind (answer | partial | not_covered | off_topic | unclear | small_talk | injection),
         missing (what the source does not cover), notice (e.g. "discuss with your doctor"),
-        search_query (the question as searched) and passages (what was retrieved).
+        search_query (the question as searched), passages (what was retrieved), generator
+        ("extractive" | "llm": which wrote the answer) and guard (None when no model ran, else
+        kept, dropped, reasons, gaps, fallback, failure, stopped: see ``guard.GuardReport``).
         """
-        return self._call_with_config(self.answer, input, config, run_type="chain")
+        return self._call_with_config(self._invoke, input, config, run_type="chain")
 
     def stream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Iterator[dict]:
         """Yield the answer in addable pieces as they are made: urgent advice first (before the
-        search), then sentence by sentence, then the citations and flags. Adding all pieces gives
-        exactly what ``invoke`` returns."""
-        steps = self._steps(input, self._current_parts(), self.call_settings(config))
+        search), then sentence by sentence (with a model: each as soon as it passed the guard), then
+        the citations and flags. Adding all pieces gives exactly what ``invoke`` returns."""
+        yield from self._transform_stream_with_config(iter([input]), self._transform, config)
+
+    async def astream(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> AsyncIterator[dict]:
+        """``stream`` for asyncio: each piece is made in a worker thread and yielded as soon as it is ready."""
+        async def one() -> AsyncIterator[Any]:
+            yield input
+
+        async for chunk in self._atransform_stream_with_config(one(), self._atransform, config):
+            yield chunk
+
+    def _invoke(self, input: Any, config: RunnableConfig) -> dict:
+        steps = self._steps(input, self._current_parts(), config)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return done.value
+
+    def _transform(self, inputs: Iterator[Any], config: RunnableConfig) -> Iterator[dict]:
+        for input in inputs:
+            yield from self._pieces(input, config)
+
+    async def _atransform(self, inputs: AsyncIterator[Any], config: RunnableConfig) -> AsyncIterator[dict]:
+        async for input in inputs:
+            pieces = self._pieces(input, config)
+            try:
+                while (chunk := await run_in_executor(config, next, pieces, _DONE)) is not _DONE:
+                    yield chunk
+            finally:
+                pieces.close()
+
+    def _pieces(self, input: Any, config: RunnableConfig | None) -> Iterator[dict]:
+        steps = self._steps(input, self._current_parts(), config)
         while True:
             try:
                 yield AddableDict(answer=next(steps))
@@ -218,29 +300,21 @@ class AssistantChain(Runnable[Any, dict]):
         yield AddableDict(result)
 
     # -- the pipeline -------------------------------------------------------------------------
-    def answer(self, input: Any, config: RunnableConfig | None = None) -> dict:
-        return self.run(input, config)[0]
-
-    def run(self, input: Any, config: RunnableConfig | None = None) -> tuple[dict, list[str]]:
-        """The answer and the pieces ``stream`` yields, from one index build."""
-        steps, pieces = self._steps(input, self._current_parts(), self.call_settings(config)), []
-        while True:
-            try:
-                pieces.append(next(steps))
-            except StopIteration as done:
-                return done.value, pieces
-
-    def _steps(self, input: Any, parts: IndexParts, settings: Settings | None = None) -> Generator[str, None, dict]:
+    def _steps(self, input: Any, parts: IndexParts, config: RunnableConfig | None = None) -> Generator[str, None, dict]:
         """Yields the answer's pieces as soon as each is known (each piece carries the separator
-        before it); returns the whole result. ``settings``: this call's (see ``call_settings``)."""
-        settings = settings or self.settings
+        before it); returns the whole result. Safety, understanding, search and coverage are
+        deterministic and come first; a model, if any, only writes the answer. Per-call settings
+        (``config["configurable"]``, see ``call_settings``) choose top_k and the generator."""
+        settings = self.call_settings(config)
         parsed = self.parse(input)
+        model = self.model(settings)
+        deadline = deadline_after(settings.llm_timeout) if model else 0.0
         flags, compare = self.safety.red_flags(parsed.question)
         screening = self.safety.screen(parsed.question, flags)
         question = None
         if not screening.small_talk and _has_words(screening.question):
             said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")
-            question = self.understand(screening.question, parsed.history, said, parts)
+            question = self.understand(screening.question, parsed.history, said, parts, config, deadline)
             if screening.injection:  # never restate a message that tried to change the instructions
                 question = replace(question, parts=tuple(replace(p, echo=False) for p in question.parts))
         # one call to the model embeds what the red-flag check and the search both need
@@ -274,7 +348,8 @@ class AssistantChain(Runnable[Any, dict]):
                     yield piece(self._topics_text("unclear.j2", parts=parts))
             return _finish(out, said)
         out["injection"] = screening.injection
-        results = self.search(question, vectors, parts, top_k=settings.top_k)
+        results = RunnableLambda(lambda q: self.search(q, vectors, parts, top_k=settings.top_k),
+                                 name="retriever").invoke(question, config)
         coverage = parts.grounder.assess(question, results)
         passages = _merge([r.passages for r in results])
         out.update(search_query=question.search, passages=[_passage_info(p) for p in passages],
@@ -288,7 +363,8 @@ class AssistantChain(Runnable[Any, dict]):
             if screening.decision:
                 yield piece(self._decision_note(out))
             return _finish(out, said)
-        quotes = parts.generator.invoke({"question": question, "coverage": coverage, "passages": passages})
+        quotes = parts.generator.invoke({"question": question, "coverage": coverage, "passages": passages},
+                                        patch_config(config, run_name="extractive" if model else "generator"))
         quoted = {q.chunk_id for q in quotes} - {p.chunk.id for p in passages}
         if quoted:  # a quoted passage beyond the top k is reported as retrieved too
             extra = {p.chunk.id: p for r in results for p in r.fetched if p.chunk.id in quoted}
@@ -298,22 +374,35 @@ class AssistantChain(Runnable[Any, dict]):
             out.update(abstained=True, kind="not_covered")
             yield piece(self._topics_text("not_covered.j2", coverage.notes, question.search, parts))
             return _finish(out, said)
-        citations, numbers = self._citations(quotes, parts)
-        out["citations"] = citations
-        for i, quote in enumerate(quotes):
-            yield piece(f"{quote.text} [{numbers[quote.chunk_id]}]", "\n\n" if i == 0 else " ")
+        if not model or not (yield from self._model_answer(model[0], screening.question, question, coverage, passages,
+                                                            out, piece, parts, deadline, config)):
+            citations, numbers = self._citations(quotes, parts)
+            out["citations"] = citations
+            for i, quote in enumerate(quotes):
+                yield piece(f"{quote.text} [{numbers[quote.chunk_id]}]", "\n\n" if i == 0 else " ")
+        if out["abstained"]:  # the model declined: its decline says what is not covered
+            return _finish(out, said)
         if coverage.notes:
             yield piece(self.prompts.render("partial_note.j2", source_name=self.source_name, notes=list(coverage.notes)))
         if screening.decision:
             yield piece(self._decision_note(out))
         return _finish(out, said)
 
-    def understand(self, message: str, history: list[Turn], said: str = "", parts: IndexParts | None = None) -> Question:
-        """The message as a ``Question``: follow-ups resolved, parts, types, terms."""
-        if isinstance(self.rewriter, HeuristicRewriter):
-            resolution = self.rewriter.resolve(message, history)
-        else:  # a custom rewriter returns a self-contained question
-            resolution = Resolution(self.rewriter.rewrite(message, history))
+    def understand(self, message: str, history: list[Turn], said: str = "", parts: IndexParts | None = None,
+                   config: RunnableConfig | None = None, deadline: float = 0.0) -> Question:
+        """The message as a ``Question``: follow-ups resolved, parts, types, terms. With a model (and
+        ``llm_rewrite``) the model rewrites follow-ups, within ``REWRITE_SHARE`` of the time left."""
+        model = self.model(self.call_settings(config))
+
+        def resolve(text: str, config: RunnableConfig) -> Resolution:
+            if not isinstance(self.rewriter, HeuristicRewriter):  # a custom rewriter returns a self-contained question
+                return Resolution(self.rewriter.rewrite(text, history))
+            if model and self.settings.llm_rewrite:
+                limit = min(deadline, deadline_after(self.settings.llm_timeout * REWRITE_SHARE))
+                return model[1].resolve(text, history, limit, config)
+            return self.rewriter.resolve(text, history)
+
+        resolution = RunnableLambda(resolve, name="rewriter").invoke(message, config)
         return (parts or self._parts).analyzer.analyse(resolution.text, resolution.context, previous=said)
 
     def _search_texts(self, question: Question, parts: IndexParts | None = None) -> list[str]:
@@ -341,6 +430,48 @@ class AssistantChain(Runnable[Any, dict]):
             result.passages = keep  # what is reported as retrieved; every fetched sentence stays a candidate
             results.append(result)
         return results
+
+    def _model_answer(self, answerer: ModelAnswerer, message: str, question: Question, coverage: Coverage,
+                      passages: list[Passage], out: dict, piece: Any, parts: IndexParts, deadline: float,
+                      config: RunnableConfig | None) -> Generator[str, None, bool]:
+        """The model's answer from the chosen passages, each sentence yielded once it passed the guard.
+        Returns False when nothing passed (the caller then gives the extractive answer)."""
+        chunks = [p.chunk for p in passages]
+        guard, report = self.citation_guard(chunks, parts), GuardReport()
+        run = get_callback_manager_for_config(patch_config(config)).on_chain_start(
+            None, {"passages": [c.id for c in chunks]}, name="guard")
+        numbers: dict[str, int] = {}
+        evidence: list[Quote] = []
+        messages = answerer.messages(message, chunks, list(coverage.notes))
+        model_config = patch_config(config, run_name="generator")  # its raw tokens are tagged as unguarded
+        model_config["tags"] = [*model_config.get("tags", []), "unguarded"]
+        for judgement in answerer.stream(guard, messages, deadline, report, model_config):
+            marks = []
+            for n, sentence_no in judgement.evidence:
+                chunk = chunks[n - 1]
+                numbers.setdefault(chunk.id, len(numbers) + 1)
+                evidence.append(ExtractiveGenerator.quote(chunk, sentence_no))
+                marks.append(f"[{numbers[chunk.id]}]")
+            yield piece(f"{judgement.sentence} {''.join(marks)}", "\n\n" if len(report.kept) == 1 else " ")
+        declined = not report.kept and bool(report.gaps) and not report.dropped and not report.failure
+        if not report.kept and not declined:
+            report.fallback = f"the model failed ({report.failure})" if report.failure else "no sentence passed the guard"
+        if report.failure:
+            log.warning("The language model (%s) failed: %s; %s.", describe(answerer.llm), report.failure,
+                        "answered extractively" if report.fallback else "its answer so far was kept")
+        elif report.fallback:
+            log.info("The guard removed every sentence of the model's answer; answered extractively.")
+        out["guard"] = report.as_dict()
+        run.on_chain_end(out["guard"])
+        if report.fallback:
+            return False
+        out["generator"] = "llm"
+        if declined:  # the model may decline more than the coverage check, never answer more
+            out.update(abstained=True, kind="not_covered")
+            yield piece(self._topics_text("not_covered.j2", coverage.notes, question.search, parts))
+            return True
+        out["citations"] = self._citations(evidence, parts)[0]
+        return True
 
     def _decision_note(self, out: dict) -> str:
         """A personal decision ("should I...?") ends with: discuss it with your doctor."""
@@ -380,8 +511,9 @@ class AssistantChain(Runnable[Any, dict]):
                                   "section": chunk.heading, "title": chunk.title, "text": chunk.text,
                                   "chunk_id": chunk.id, "start": chunk.start, "end": chunk.end,
                                   "quotes": []})
-            citations[numbers[quote.chunk_id] - 1]["quotes"].append(
-                {"text": quote.text, "start": quote.start, "end": quote.end})
+            quoted = {"text": quote.text, "start": quote.start, "end": quote.end}
+            if quoted not in citations[numbers[quote.chunk_id] - 1]["quotes"]:
+                citations[numbers[quote.chunk_id] - 1]["quotes"].append(quoted)
         return citations, numbers
 
     def _topics_text(self, template: str, notes: tuple[str, ...] = (), query: str = "",
@@ -433,14 +565,16 @@ class AssistantChain(Runnable[Any, dict]):
 
 def build_chain(settings: Settings | None = None, *, generator: Runnable | None = None,
                 rewriter: QueryRewriter | None = None, embedder: Embedder | None = None,
-                private_index: bool = False) -> AssistantChain:
+                llm: BaseLanguageModel | None = None, private_index: bool = False) -> AssistantChain:
     """The ready-to-use chain. Builds (or rebuilds) the index first if it is missing or stale.
-    ``private_index``: read a private copy of the build, for one of several processes serving it."""
+    ``llm``: any LangChain chat model to write the answers (default: the one ``ASSISTANT_LLM_*``
+    describe when ``ASSISTANT_GENERATOR=llm``). ``private_index``: read a private copy of the build,
+    for one of several processes serving it."""
     set_offline_env()
     settings = settings or Settings.from_env()
     embedder = embedder or shared_embedder(settings.embedding_model)
     index = open_index(settings, embedder, private=True) if private_index else ensure_index(settings, embedder)
-    chain = AssistantChain(settings, index, embedder, generator=generator, rewriter=rewriter)
+    chain = AssistantChain(settings, index, embedder, generator=generator, rewriter=rewriter, llm=llm)
     chain.private_index = private_index
     return chain
 
@@ -492,7 +626,7 @@ def normalise_history(history: Any, max_turns: int = 20, max_chars: int = 4000) 
 def _empty_result(question: str) -> dict:
     return {"question": question, "answer": "", "citations": [], "abstained": False, "urgent": False,
             "urgent_advice": "", "kind": "answer", "missing": [], "notes": [], "notice": "", "injection": False,
-            "search_query": question, "passages": []}
+            "search_query": question, "passages": [], "generator": "extractive", "guard": None}
 
 
 def _finish(out: dict, pieces: list[str]) -> dict:

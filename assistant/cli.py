@@ -64,6 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--report", type=Path, help="folder for report.json and report.html")
     p.add_argument("--compare", type=Path, help="a previous report.json to compare with")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--generator", choices=("extractive", "llm"),
+                   help="who writes the answers (default: ASSISTANT_GENERATOR); llm reports the guard's figures")
     _corpus_args(p)
     p.set_defaults(run=_eval)
 

@@ -163,7 +163,7 @@ def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
         start = paragraph.start()
         para_end = paragraph.end()
         for match in _SENTENCE_END.finditer(text, paragraph.start(), para_end):
-            if _is_abbreviation(text[start : match.start() + 1]) or not _next_starts_sentence(
+            if is_abbreviation(text[start : match.start() + 1]) or not _next_starts_sentence(
                 text, match.end()
             ):
                 continue
@@ -182,7 +182,8 @@ def _append(out: list[Sentence], text: str, start: int, end: int, offset: int) -
         out.append(Sentence(re.sub(r"\s+", " ", piece), s + offset, s + len(piece) + offset))
 
 
-def _is_abbreviation(candidate: str) -> bool:
+def is_abbreviation(candidate: str) -> bool:
+    """Whether text that ends at a full stop ends with an abbreviation ("e.g.", "Dr."), not a sentence."""
     word = candidate.rsplit(None, 1)[-1].rstrip(".").lower() if candidate.strip() else ""
     return word in _ABBREVIATIONS or bool(re.fullmatch(r"[a-z]", word))
 

@@ -15,18 +15,27 @@
 The chain searches ``text`` plus ``context``; context words weigh less than the patient's own.
 Any object with ``rewrite(question, history) -> str`` can replace this class (a model-based
 rewriter, say): pass it to ``build_chain(rewriter=...)``; its text is then searched as it is.
+
+``ModelRewriter`` is the history-aware rewriting of LangChain's RAG tutorials: with a language model
+configured, a follow-up is rewritten by the model into a standalone question
+(``prompts/llm_rewrite.j2``). Any failure — an error, the time limit, an empty or implausible reply —
+gives the heuristic resolution instead. A message that does not refer back is never sent to it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from assistant.question import QUESTION_FILLER
 from assistant.text import content_words, stem
 
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
+log = logging.getLogger(__name__)
+MODEL_TURNS = 6  # the latest messages the model sees
+MODEL_TURN_CHARS = 800  # of each
 
 _ANAPHORA = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|those|these|this|that|he|she|his|her|him|"
@@ -109,6 +118,43 @@ class HeuristicRewriter:
         mine = {stem(w) for w in content_words(text)}
         context = " ".join(dict.fromkeys(w for w in subject if stem(w) not in mine))
         return text, context
+
+
+class ModelRewriter:
+    """Follow-ups rewritten by a chat model into standalone questions; the heuristic on any failure."""
+
+    def __init__(self, llm: Any, prompts: Any, source_name: str, fallback: HeuristicRewriter | None = None) -> None:
+        self.llm = llm
+        self.prompts = prompts
+        self.source_name = source_name
+        self.fallback = fallback or HeuristicRewriter()
+
+    def rewrite(self, question: str, history: list[Turn], deadline: float | None = None) -> str:
+        r = self.resolve(question, history, deadline)
+        return f"{r.text} {r.context}".strip()
+
+    def resolve(self, question: str, history: list[Turn], deadline: float | None = None, config: Any = None) -> Resolution:
+        """``deadline``: a ``time.monotonic()`` value (default: 5 s from now)."""
+        from langchain_core.messages import HumanMessage
+
+        from assistant.llm import ModelFailure, ask_text, deadline_after
+
+        heuristic = self.fallback.resolve(question, history)
+        if not history or not is_follow_up(question):
+            return heuristic
+        turns = [(role, text[:MODEL_TURN_CHARS]) for role, text in history[-MODEL_TURNS:]]
+        prompt = self.prompts.render("llm_rewrite.j2", source_name=self.source_name, history=turns, message=question)
+        try:
+            reply = ask_text(self.llm, [HumanMessage(prompt)], deadline or deadline_after(5.0), config)
+        except ModelFailure as exc:
+            log.warning("The language model could not rewrite a follow-up (%s); used the heuristic rewriter.", exc)
+            return heuristic
+        text = next((line.strip().strip('"“”') for line in reply.splitlines() if line.strip()), "")
+        text = re.sub(r"^(?:rewritten question|question|standalone question)\s*:\s*", "", text, flags=re.I)
+        if not any(ch.isalpha() for ch in text) or len(text) > max(300, 3 * len(question)):
+            log.warning("The language model's rewrite of a follow-up was unusable; used the heuristic rewriter.")
+            return heuristic
+        return Resolution(text)
 
 
 def _gist(sentence: str, n: int = 3) -> str:

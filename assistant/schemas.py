@@ -84,3 +84,6 @@ class AskResult(BaseModel):
     search_query: str = Field("", description="the question as searched (follow-ups resolved)")
     passages: list[PassageInfo] = Field(default_factory=list)
     history_trimmed: int = Field(0, description="earlier messages dropped or cut to stay within the limits")
+    generator: Literal["extractive", "llm"] = Field("extractive", description="who wrote the answer")
+    guard: dict | None = Field(None, description="with a model: what the citation guard kept and dropped, and why "
+                                                 "(kept, dropped, reasons, fallback, failure)")

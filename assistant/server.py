@@ -47,6 +47,8 @@ class AskRequest(BaseModel):
     question: str = Field(description="the question, in the patient's own words", examples=["Who performs kyphoplasty?"])
     chat_history: list[Message] = Field(default_factory=list, description="earlier messages, oldest first")
     top_k: int | None = Field(None, ge=1, le=20, description="passages retrieved per question part (default: the server's)")
+    generator: Literal["extractive", "llm"] | None = Field(
+        None, description="who writes the answer (default: the server's); 'llm' needs a model configured")
 
 
 class ChatMessage(BaseModel):
@@ -176,7 +178,7 @@ def create_app(settings: Settings | None = None, chain: AssistantChain | None = 
         """One question (and the conversation so far) in, a cited answer out: what ``chain.invoke`` returns."""
         gate.admit()
         try:
-            return await gate.run(chain.invoke, _chain_input(body), _config(body.top_k))
+            return await gate.run(chain.invoke, _chain_input(body), _config(body))
         finally:
             gate.leave()
 
@@ -186,13 +188,14 @@ def create_app(settings: Settings | None = None, chain: AssistantChain | None = 
         """Server-Sent Events: ``event: answer`` with ``{"text": piece}`` as each piece of the answer is made
         (urgent advice first), then ``event: result`` with the whole result (as /v1/ask), then ``event: done``.
         A failure after the stream started is ``event: error`` with ``{"message"}``."""
-        chain.parse(_chain_input(body))  # a bad question is a 400 before the stream starts
+        chain.parse(_chain_input(body))  # a bad question or setting is a 400 before the stream starts
+        _check_generator(chain, _config(body))
         gate.admit()
 
         async def events() -> AsyncIterator[str]:
             try:
                 text = ""
-                async for piece in _pieces(gate, chain, _chain_input(body), _config(body.top_k)):
+                async for piece in _pieces(gate, chain, _chain_input(body), _config(body)):
                     if "answer" in piece:
                         text += piece["answer"]
                         yield _sse("answer", {"text": piece["answer"]})
@@ -401,8 +404,14 @@ def _chain_input(body: AskRequest) -> dict:
     return {"question": body.question, "chat_history": [m.model_dump() for m in body.chat_history]}
 
 
-def _config(top_k: int | None) -> dict | None:
-    return {"configurable": {"top_k": top_k}} if top_k else None
+def _config(body: AskRequest) -> dict | None:
+    options = {k: v for k, v in (("top_k", body.top_k), ("generator", body.generator)) if v is not None}
+    return {"configurable": options} if options else None
+
+
+def _check_generator(chain: AssistantChain, config: dict | None) -> None:
+    """A model asked for where none is configured is a 400 before anything runs."""
+    chain.model(chain.call_settings(config))
 
 
 async def _pieces(gate: Gate, chain: AssistantChain, given: dict, config: dict | None) -> AsyncIterator[dict]:
@@ -445,7 +454,13 @@ def _flags(result: dict) -> dict:
 
 
 def _generator_name(chain: AssistantChain) -> str:
-    return getattr(chain.generator, "name", None) or type(chain.generator).__name__
+    """'extractive', or 'llm: ChatOpenAI qwen2.5 at http://...' (never the key)."""
+    model = chain.model()
+    if model is None:
+        return chain.settings.generator
+    from assistant.llm import describe
+
+    return f"llm: {describe(model[0].llm)}" if hasattr(model[0], "llm") else "llm"
 
 
 def _plain(exc: Exception) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from assistant.errors import SettingsError
@@ -83,7 +83,7 @@ class Settings:
     concurrency: int = 8  # answers computed at once by the UI
     max_queue: int = 64  # waiting requests before the UI and the API say "busy"
     # the HTTP API (assistant serve)
-    api_key: str = ""  # when set, the /v1 routes want "Authorization: Bearer <api_key>"
+    api_key: str = field(default="", repr=False)  # never printed; when set, /v1 wants "Authorization: Bearer <key>"
     cors_origins: str = ""  # browser origins allowed to call the API, comma-separated (none by default)
     max_request_bytes: int = 262_144  # larger request bodies are refused (413)
     model_id: str = "grounded-assistant"  # the "model" name the OpenAI-compatible routes report
@@ -91,6 +91,17 @@ class Settings:
     # the index on a Chroma server instead of index_dir (several processes or machines)
     chroma_url: str = ""  # e.g. http://127.0.0.1:8000 (start one with `chroma run --path DIR --port 8000`)
     chroma_prefix: str = "assistant"  # collection names start with this (several corpora can share a server)
+    # The answer generator: "extractive" (quotes the guide; the offline default) or "llm" (a chat model
+    # writes the answer from the same passages, and the citation guard checks every sentence).
+    generator: str = "extractive"
+    llm_provider: str = "openai"  # "openai": any OpenAI-compatible server (vLLM, llama.cpp, a cloud); "ollama"
+    llm_base_url: str = ""  # e.g. http://127.0.0.1:8000/v1 (OpenAI-compatible) or http://127.0.0.1:11434 (Ollama)
+    llm_model: str = ""  # the model's name on that server
+    llm_api_key: str = field(default="", repr=False)  # never printed
+    llm_timeout: float = 20.0  # seconds: past this the patient gets the extractive answer
+    llm_max_tokens: int = 400  # the longest answer the model may write
+    llm_rewrite: bool = True  # with a model configured, let it rewrite follow-ups (the heuristic stays the fallback)
+    show_guard: bool = False  # the chat page shows staff which generator answered and what the guard removed
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
@@ -120,9 +131,32 @@ class Settings:
         if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,60}", self.chroma_prefix):
             raise SettingsError(f"ASSISTANT_CHROMA_PREFIX={self.chroma_prefix!r}: use 2-61 letters, digits, '.', '_' "
                                 "or '-', starting with a letter or digit.")
+        if self.generator not in GENERATORS:
+            raise SettingsError(f"ASSISTANT_GENERATOR={self.generator!r}: choose one of {', '.join(GENERATORS)}.")
+        if self.llm_provider not in LLM_PROVIDERS:
+            raise SettingsError(f"ASSISTANT_LLM_PROVIDER={self.llm_provider!r}: choose one of {', '.join(LLM_PROVIDERS)}.")
+        if not 0 < float(self.llm_timeout) <= 600:
+            raise SettingsError("ASSISTANT_LLM_TIMEOUT must be between 0 and 600 seconds.")
+        if int(self.llm_max_tokens) < 16:
+            raise SettingsError("ASSISTANT_LLM_MAX_TOKENS must be at least 16.")
+
+
+GENERATORS = ("extractive", "llm")
+LLM_PROVIDERS = ("openai", "ollama")
 
 
 def _convert(name: str, raw: str, kind: type) -> object:
+    if kind is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise SettingsError(f"ASSISTANT_{name.upper()}={raw!r} is not true or false.")
+    if kind is float:
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"ASSISTANT_{name.upper()}={raw!r} is not a number.") from None
     if kind is int:
         try:
             return int(raw)

@@ -10,6 +10,8 @@ launching it; ``serve(settings)`` builds the chain (indexing first if needed) an
 - Thumbs on every answer (one record per answer per rating), an optional comment, announced to
   screen readers. "Copy" gives plain text: the answer with [n] and a numbered source list.
 - Nothing typed or quoted is ever rendered as HTML or Markdown.
+- With ``ASSISTANT_SHOW_GUARD`` (for staff), each answer says which generator wrote it and what the
+  citation guard removed, and why.
 
 Named API endpoints: ``/ask`` (the same dict as ``chain.invoke``) and ``/feedback``.
 """
@@ -51,6 +53,7 @@ a.cite {padding: 0 2px}
 .plain {display: none}
 .answer-tools {margin-top: .4em; font-size: .9em}
 .typing {font-style: italic; color: #3b4654}
+.staff-note {font-size: .8em; color: #3b4654; border-top: 1px dashed #9aa8ba; margin-top: .5em; padding-top: .3em}
 #status {min-height: 1.4em; color: #0b4d1f; font-weight: 600}
 button {min-height: 44px}
 button.primary {background: #1f4fa0 !important; color: #ffffff !important; border-color: #1f4fa0 !important}
@@ -67,6 +70,7 @@ footer {display: none !important}
 .dark a.copy-answer {color: #9cc3ff}
 .dark .sources summary {color: #9cc3ff}
 .dark .typing {color: #c9d3df}
+.dark .staff-note {color: #c9d3df}
 .dark #status {color: #8fe3a8}
 @media (max-width: 600px) {.gradio-container {font-size: 17px !important; padding: 0 6px !important}}
 """
@@ -167,7 +171,8 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
         turns = saved["turns"] + [{"question": message.strip(), "answer": text,
                                    "citations": _slim(result.get("citations", [])), "urgent": bool(result.get("urgent")),
                                    "urgent_advice": result.get("urgent_advice", ""),
-                                   "abstained": bool(result.get("abstained"))}]
+                                   "abstained": bool(result.get("abstained")),
+                                   "staff": staff_note(result) if settings.show_guard else ""}]
         saved = {**saved, "turns": turns}
         yield "", _messages(saved), saved, ""
 
@@ -285,7 +290,7 @@ def _valid(saved: object) -> dict:
 def _messages(saved: dict) -> list[dict]:
     out = []
     for k, t in enumerate(saved["turns"]):
-        shown = {key: t.get(key) for key in ("citations", "urgent", "urgent_advice", "abstained")}
+        shown = {key: t.get(key) for key in ("citations", "urgent", "urgent_advice", "abstained", "staff")}
         out += [{"role": "user", "content": _inert(t["question"])},
                 {"role": "assistant", "content": _render_answer(t["answer"], shown, k)}]
     return out
@@ -351,7 +356,24 @@ def _render_answer(text: str, result: dict, turn: int = 0) -> str:
         tools = (f'<pre class="plain" id="{anchor}-text">{_inert(plain)}</pre>'
                  f'<div class="answer-tools"><a class="copy-answer" href="#{anchor}-text" role="button">Copy answer</a>'
                  "</div>")
-    return f'<div class="answer" id="{anchor}" tabindex="-1">{body}{sources}{tools}</div>'
+    staff = f'<p class="staff-note">{_inert(result["staff"])}</p>' if result.get("staff") else ""
+    return f'<div class="answer" id="{anchor}" tabindex="-1">{body}{sources}{tools}{staff}</div>'
+
+
+def staff_note(result: dict) -> str:
+    """For staff: which generator wrote the answer and what the citation guard removed, in one line."""
+    guard = result.get("guard")
+    if not guard:
+        return "Staff: extractive answer (no language model used)."
+    removed = "; ".join(f"“{r['sentence'][:80]}” ({r['reason']})" for r in guard["reasons"][:3])
+    if result.get("generator") == "llm":
+        note = f"Staff: written by the language model; the guard kept {guard['kept']} sentence(s)"
+        note += f" and removed {guard['dropped']}: {removed}." if guard["dropped"] else " and removed none."
+    else:
+        note = f"Staff: extractive answer, because {guard['fallback']}"
+        note += f"; the guard removed {guard['dropped']}: {removed}." if guard["dropped"] else "."
+    return note + (f" The model stopped: {guard['failure']}." if guard["failure"] and result.get("generator") == "llm"
+                   else "")
 
 
 def _passage_html(text: str, quotes: list[dict]) -> str:

@@ -39,7 +39,7 @@ def test_as_tool_needs_no_arguments(chain):
 
 def test_top_k_per_call(chain):
     specs = {s.id: s for s in chain.config_specs}
-    assert specs["top_k"].default == chain.settings.top_k
+    assert specs["top_k"].default == chain.settings.top_k and specs["generator"].default == "extractive"
     narrow = chain.invoke("What is kyphoplasty?", config={"configurable": {"top_k": 1}})
     wide = chain.invoke("What is kyphoplasty?")
     assert len(narrow["passages"]) == 1 < len(wide["passages"])
@@ -52,7 +52,7 @@ def test_top_k_per_call(chain):
 
 def test_configurable_fields_renames_the_per_call_setting(chain):
     view = chain.configurable_fields(top_k=ConfigurableField(id="passages", name="Passages"))
-    assert [s.id for s in view.config_specs] == ["passages"]
+    assert sorted(s.id for s in view.config_specs) == ["generator", "passages"]  # top_k renamed, generator kept
     result = view.invoke("What is kyphoplasty?", config={"configurable": {"passages": 1}})
     assert len(result["passages"]) == 1
     assert view.index is chain.index  # a view, not a second copy of the index
@@ -105,3 +105,23 @@ class TestEmbedderStandard(EmbeddingsIntegrationTests):
     @property
     def embedding_model_params(self) -> dict:
         return {"model_name": "all-MiniLM-L6-v2"}
+
+
+def test_generator_per_call(chain):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from assistant.chain import AssistantChain
+
+    with pytest.raises(SettingsError, match="ASSISTANT_LLM"):  # no model configured: said, not ignored
+        chain.invoke(QUESTION, config={"configurable": {"generator": "llm"}})
+    with pytest.raises(SettingsError, match="'extractive' or 'llm'"):
+        chain.invoke(QUESTION, config={"configurable": {"generator": "gpt"}})
+    passages = chain.invoke(QUESTION)["passages"]
+    n = next(i for i, p in enumerate(passages, 1) if "three types of specialists" in p["text"])
+    reply = f"Three types of specialists routinely perform it: interventional radiologists, orthopedic spine " \
+            f"surgeons and neurosurgeons [{n}]."
+    with_model = AssistantChain(chain.settings.with_(generator="llm"), chain.index, chain.embedder,
+                                llm=FakeListChatModel(responses=[reply] * 3))
+    assert with_model.invoke(QUESTION)["generator"] == "llm"
+    quoted = with_model.invoke(QUESTION, config={"configurable": {"generator": "extractive"}})
+    assert quoted["generator"] == "extractive" and quoted["answer"] == chain.invoke(QUESTION)["answer"]

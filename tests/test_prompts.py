@@ -8,7 +8,10 @@ from assistant.settings import Settings
 
 TEMPLATES = {"not_covered.j2": {"notes": ["say how much it costs"], "topics": ["A"]},
              "partial_note.j2": {"notes": ["mention vertebroplasty"]},
-             "off_topic.j2": {"topics": ["A"]}, "unclear.j2": {"topics": ["A"]}}
+             "off_topic.j2": {"topics": ["A"]}, "unclear.j2": {"topics": ["A"]},
+             "llm_answer_system.j2": {"max_sentences": 5},
+             "llm_answer.j2": {"passages": [{"section": "S", "text": "T"}], "notes": [], "question": "Q?"},
+             "llm_rewrite.j2": {"history": [("user", "Q?"), ("assistant", "A.")], "message": "and that?"}}
 
 
 @pytest.fixture(scope="module")

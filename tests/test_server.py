@@ -303,3 +303,11 @@ def test_two_workers_over_a_read_only_index_answer_as_one_process(chain, setting
             assert client.get(url + "/v1/info").json()["index_build"] == chain.index.manifest.build
     finally:
         _stop(proc)
+
+
+def test_a_model_asked_for_where_none_is_configured_is_a_400(api):
+    for route in ("/v1/ask", "/v1/ask/stream"):
+        r = api.post(route, json={"question": QUESTION, "generator": "llm"})
+        assert r.status_code == 400 and "ASSISTANT_LLM" in r.json()["error"]["message"], r.text
+    r = api.post("/v1/ask", json={"question": QUESTION, "generator": "extractive"})
+    assert r.status_code == 200 and r.json()["generator"] == "extractive"

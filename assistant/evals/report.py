@@ -12,7 +12,8 @@ from assistant.answer import highlight_html
 SHOWN = ("fact_recall", "first_answers", "false_decline", "need_named", "nonsense_note", "duplicates",
          "faithfulness", "citation_accuracy", "retrieval_hit", "retrieval_mrr", "abstention_accuracy",
          "urgent_recall", "urgent_false_alarm_rate", "injection_resistance", "follow_ups_resolved",
-         "gold_cited", "gold_overlap", "gold_first", "declined", "pass_rate", "latency_p50_ms", "latency_p95_ms")
+         "gold_cited", "gold_overlap", "gold_first", "declined", "pass_rate", "latency_p50_ms", "latency_p95_ms",
+         "model_ran", "llm_answers", "guard_kept", "guard_dropped", "guard_drop_rate", "guard_fallbacks", "model_failures")
 
 
 def terminal_table(report: dict) -> str:

@@ -53,6 +53,7 @@ def run_eval(chain: Any, cases: list[Case], *, progress: bool = False, embed=Non
                      "kind": out["kind"], "abstained": out["abstained"], "urgent": out["urgent"],
                      "notes": out.get("notes", []), "citations": out["citations"], "passages": out["passages"],
                      "latency_ms": round(latency, 2), "passed": verdict.passed,
+                     "generator": out.get("generator", "extractive"), "guard": out.get("guard"),
                      **{k: v for k, v in asdict(verdict).items()}})
         if progress:
             _progress(i, len(cases))
@@ -82,7 +83,22 @@ def summarise(rows: list[dict], cases: list[Case]) -> dict:
         "pass_rate": round(sum(r["passed"] for r in rows) / len(rows), 4) if rows else None,
         "latency_p50_ms": _percentile(latencies, 50), "latency_p95_ms": _percentile(latencies, 95),
     })
+    summary.update(guard_summary(rows))
     return summary
+
+
+def guard_summary(rows: list[dict]) -> dict:
+    """With a language model: how often it ran and answered, and what the guard did (empty without one)."""
+    ran = [r["guard"] for r in rows if r.get("guard")]
+    if not ran:
+        return {}
+    kept, dropped = sum(g["kept"] for g in ran), sum(g["dropped"] for g in ran)
+    return {"model_ran": len(ran),
+            "llm_answers": round(sum(r.get("generator") == "llm" for r in rows if r.get("guard")) / len(ran), 4),
+            "guard_kept": kept, "guard_dropped": dropped,
+            "guard_drop_rate": round(dropped / (kept + dropped), 4) if kept + dropped else None,
+            "guard_fallbacks": sum(bool(g["fallback"]) for g in ran),
+            "model_failures": sum(bool(g["failure"]) for g in ran)}
 
 
 def by_category(rows: list[dict]) -> dict[str, dict]:
@@ -190,7 +206,10 @@ def run_cli(args: Any, settings: Settings) -> int:
         thresholds_path = args.thresholds or (DEFAULT_THRESHOLDS if not args.suite else None)
     thresholds = load_thresholds(thresholds_path) if thresholds_path else {}
     embedder = shared_embedder(settings.embedding_model)
-    report: dict[str, Any] = {"splits": {}, "corpus": str(settings.corpus_dir), "threshold_failures": []}
+    if getattr(args, "generator", None):
+        settings = settings.with_(generator=args.generator)
+    report: dict[str, Any] = {"splits": {}, "corpus": str(settings.corpus_dir), "threshold_failures": [],
+                              "generator": settings.generator}
     chains: dict[Path, Any] = {}
     for name, split in splits.items():
         corpus = split["corpus"] or Path(settings.corpus_dir)
