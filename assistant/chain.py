@@ -195,9 +195,6 @@ class AssistantChain(Runnable[Any, dict]):
     def get_output_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
         return AskResult
 
-    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
-        return super().get_name(suffix, name=name or "ask_" + _identifier(self.source_name))
-
     def as_tool(self, args_schema: Any = None, *, name: str | None = None, description: str | None = None,
                 arg_types: dict[str, type] | None = None) -> Any:
         """This chain as a LangChain tool an agent can call (``chain.as_tool()`` needs no arguments)."""
@@ -205,7 +202,8 @@ class AssistantChain(Runnable[Any, dict]):
             f"Answers a patient's question about {self.subject()} only from {self.source_name}, citing the "
             "passages it quotes; says so when the source does not cover the question, and gives urgent-care "
             "advice first when symptoms need it. Input: the question, optionally the earlier messages.")
-        return super().as_tool(args_schema, name=name, description=description, arg_types=arg_types)
+        return super().as_tool(args_schema, name=name or "ask_" + _identifier(self.source_name),
+                               description=description, arg_types=arg_types)
 
     @property
     def config_specs(self) -> list[ConfigurableFieldSpec]:
