@@ -100,7 +100,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     manifest, built = build_index(settings, shared_embedder(settings.embedding_model), force=args.rebuild)
     what = "Built" if built else "Up to date:"
     changes = manifest.changes if built else {"unchanged": len(manifest.files)}
-    counts = ", ".join(f"{changes.get(k, 0)} {k}" for k in ("added", "changed", "removed", "unchanged"))
+    counts = ", ".join(f"{changes.get(k, 0)} {k}" for k in ("added", "changed", "removed", "unchanged", "embedded"))
     print(f"{what} {settings.index_dir} — {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
           f"from {settings.corpus_dir} ({time.perf_counter() - start:.1f} s)\nFiles: {counts}")
     for reason in manifest.skipped:

@@ -237,7 +237,8 @@ def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) 
         build = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         build_dir = index_dir / build
         try:
-            records = _write_build(build_dir, scan, embedder, wanted, previous, index_dir)
+            records = _write_build(build_dir, scan, embedder, wanted, previous, index_dir,
+                                   before=current.files if current else {})
             checksums = _checksums(build_dir)
         except BaseException:
             shutil.rmtree(build_dir, ignore_errors=True)
@@ -302,9 +303,10 @@ def chroma_client(path: Path):  # -> chromadb.ClientAPI
 
 
 def _write_build(build_dir: Path, scan: Scan, embedder: Embedder, wanted: Manifest, previous: Manifest | None,
-                 index_dir: Path) -> dict:
+                 index_dir: Path, before: dict) -> dict:
     """Write a complete build: the chunks of unchanged files with their vectors from ``previous``,
-    the others read, chunked and embedded now. Returns the manifest's counts and per-file records."""
+    the others read, chunked and embedded now. Returns the manifest's counts and per-file records;
+    ``changes`` compares the files with ``before`` (the last build's) and counts those embedded now."""
     old_files = previous.files if previous else {}
     unchanged = {f.source for f in scan.files if old_files.get(f.source, {}).get("sha256") == f.sha256}
     documents, unreadable = read_documents(f for f in scan.files if f.source not in unchanged)
@@ -335,8 +337,9 @@ def _write_build(build_dir: Path, scan: Scan, embedder: Embedder, wanted: Manife
         files[source] = {"sha256": sha[source], "format": doc.format, "pages": len(doc.page_starts) or None,
                          "sections": len({c.section for c in mine}), "chunks": len(mine),
                          "sentences": sum(len(c.sentences) for c in mine), "indexed_at": now}
-    changes = {"added": sum(s not in old_files for s in by_source), "changed": sum(s in old_files for s in by_source),
-               "removed": sum(s not in files for s in old_files), "unchanged": len(unchanged)}
+    same = {s for s in files if before.get(s, {}).get("sha256") == sha[s]}
+    changes = {"added": sum(s not in before for s in files), "changed": sum(s in before and s not in same for s in files),
+               "removed": sum(s not in files for s in before), "unchanged": len(same), "embedded": len(by_source)}
     return {"chunk_count": collection.count(), "sentence_count": sum(len(c.sentences) for c in chunks),
             "files": dict(sorted(files.items())), "skipped": [*scan.skipped, *unreadable], "changes": changes}
 
