@@ -74,7 +74,10 @@ def analysis_fingerprint() -> str:
 
     digest = hashlib.sha256()
     for name in ANALYSIS_CODE:
-        digest.update((PACKAGE / name).read_bytes())
+        try:
+            digest.update((PACKAGE / name).read_bytes())
+        except OSError:  # an install without sources: its version stands for its code
+            digest.update(f"{name}@{version('kypho-assistant')}".encode())
     for package in CONVERTERS:
         try:
             digest.update(f"{package}={version(package)}".encode())
@@ -237,8 +240,16 @@ def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) 
         build = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
         build_dir = index_dir / build
         try:
-            records = _write_build(build_dir, scan, embedder, wanted, previous, index_dir,
-                                   before=current.files if current else {})
+            try:
+                records = _write_build(build_dir, scan, embedder, wanted, previous, index_dir,
+                                       before=current.files if current else {})
+            except _CopyUnusable as exc:  # written afresh, still with the unchanged files' vectors
+                log.warning("The previous build could not be reused as it is (%s); writing a new one.", exc)
+                shutil.rmtree(build_dir, ignore_errors=True)
+                build_dir = index_dir / f"{build}-fresh"
+                build = build_dir.name
+                records = _write_build(build_dir, scan, embedder, wanted, previous, index_dir,
+                                       before=current.files if current else {}, copy=False)
             checksums = _checksums(build_dir)
         except BaseException:
             shutil.rmtree(build_dir, ignore_errors=True)
@@ -302,31 +313,40 @@ def chroma_client(path: Path):  # -> chromadb.ClientAPI
     return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
 
 
+class _CopyUnusable(Exception):
+    """The copy of the previous build is not what it should be: write the build afresh instead."""
+
+
 def _write_build(build_dir: Path, scan: Scan, embedder: Embedder, wanted: Manifest, previous: Manifest | None,
-                 index_dir: Path, before: dict) -> dict:
+                 index_dir: Path, before: dict, copy: bool = True) -> dict:
     """Write a complete build: the chunks of unchanged files with their vectors from ``previous``,
-    the others read, chunked and embedded now. Returns the manifest's counts and per-file records;
-    ``changes`` compares the files with ``before`` (the last build's) and counts those embedded now."""
+    the others read, chunked and embedded now. With few changes the previous build is copied and only
+    the changed files' chunks are deleted and added (re-adding thousands of vectors to Chroma's graph
+    takes longer than embedding one file); otherwise (or ``copy=False``) a fresh database is written.
+    Returns the manifest's counts and per-file records; ``changes`` compares the files with ``before``
+    (the last build's) and counts those embedded now."""
     old_files = previous.files if previous else {}
     unchanged = {f.source for f in scan.files if old_files.get(f.source, {}).get("sha256") == f.sha256}
     documents, unreadable = read_documents(f for f in scan.files if f.source not in unchanged)
-    kept_chunks, kept_vectors = _previous_chunks(index_dir / previous.build, unchanged) if previous else ([], None)
-    if not documents and not kept_chunks:
+    if not documents and not unchanged:
         raise CorpusError(f"No file in the corpus folder can be read: {'; '.join([*scan.skipped, *unreadable])}.")
     by_source = {d.source: d for d in documents}
     new_chunks = [c for d in documents for c in chunk_document(d, wanted.chunk_size, wanted.chunk_overlap)]
     new_vectors = _embed([c.embedding_text() for c in new_chunks], embedder)
-    chunks = kept_chunks + new_chunks
-    vectors = np.concatenate([kept_vectors, new_vectors]) if kept_vectors is not None else new_vectors
 
-    build_dir.mkdir(parents=True)
-    collection = chroma_client(build_dir).create_collection(CHUNKS, metadata=COSINE, embedding_function=None)
-    for i in range(0, len(chunks), 2000):
-        part = chunks[i : i + 2000]
-        collection.add(ids=[c.id for c in part], embeddings=vectors[i : i + 2000],
-                       documents=[c.embedding_text() for c in part], metadatas=[_chunk_metadata(c) for c in part])
-    vocab = sorted({w for c in chunks for w in words(c.embedding_text())
-                    if w not in STOPWORDS and len(w) > 2 and not w.isdigit()})
+    if previous and unchanged and copy:
+        kept = sum(old_files[s]["chunks"] for s in unchanged)
+        collection = _patched_copy(index_dir / previous.build, build_dir, [s for s in old_files if s not in unchanged],
+                                   kept)
+    else:
+        build_dir.mkdir(parents=True)
+        collection = chroma_client(build_dir).create_collection(CHUNKS, metadata=COSINE, embedding_function=None)
+        if previous and unchanged:
+            kept_chunks, kept_vectors = _previous_chunks(index_dir / previous.build, unchanged)
+            _add(collection, kept_chunks, kept_vectors)
+    _add(collection, new_chunks, new_vectors)
+    texts = collection.get(include=["documents"])["documents"]
+    vocab = sorted({w for t in texts for w in words(t) if w not in STOPWORDS and len(w) > 2 and not w.isdigit()})
     (build_dir / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
 
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -340,8 +360,36 @@ def _write_build(build_dir: Path, scan: Scan, embedder: Embedder, wanted: Manife
     same = {s for s in files if before.get(s, {}).get("sha256") == sha[s]}
     changes = {"added": sum(s not in before for s in files), "changed": sum(s in before and s not in same for s in files),
                "removed": sum(s not in files for s in before), "unchanged": len(same), "embedded": len(by_source)}
-    return {"chunk_count": collection.count(), "sentence_count": sum(len(c.sentences) for c in chunks),
+    return {"chunk_count": collection.count(), "sentence_count": sum(r["sentences"] for r in files.values()),
             "files": dict(sorted(files.items())), "skipped": [*scan.skipped, *unreadable], "changes": changes}
+
+
+def _add(collection, chunks: list[Chunk], vectors: np.ndarray) -> None:
+    for i in range(0, len(chunks), 2000):
+        part = chunks[i : i + 2000]
+        collection.add(ids=[c.id for c in part], embeddings=vectors[i : i + 2000],
+                       documents=[c.embedding_text() for c in part], metadatas=[_chunk_metadata(c) for c in part])
+
+
+def _patched_copy(old: Path, new: Path, stale: list[str], kept: int):  # -> chromadb.Collection
+    """A copy of the build ``old`` without the chunks of the ``stale`` sources. The database is copied
+    with SQLite's backup (a consistent snapshot even while a server reads it), the graph files are
+    checked for structure, and the count must come out at ``kept``; else ``_CopyUnusable``."""
+    import sqlite3
+
+    shutil.copytree(old, new, ignore=shutil.ignore_patterns("chroma.sqlite3*", "vocab.json"))
+    with contextlib.closing(sqlite3.connect(f"file:{old / 'chroma.sqlite3'}?mode=ro", uri=True)) as source, \
+            contextlib.closing(sqlite3.connect(new / "chroma.sqlite3")) as target:
+        source.backup(target)
+    problems = [p for p in (hnsw_problem(h.parent) for h in new.glob("*/header.bin")) if p]
+    if problems:
+        raise _CopyUnusable(problems[0])
+    collection = chroma_client(new).get_collection(CHUNKS, embedding_function=None)
+    for i in range(0, len(stale), 500):
+        collection.delete(where={"source": {"$in": stale[i : i + 500]}})
+    if collection.count() != kept:
+        raise _CopyUnusable(f"{collection.count()} chunks left, {kept} expected")
+    return collection
 
 
 def _previous_chunks(build_dir: Path, sources: set[str]) -> tuple[list[Chunk], np.ndarray | None]:

@@ -25,7 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-BATCH = 64
+BATCH = 16  # measured on 2 cores: small batches pad less and run faster than 64
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
@@ -61,6 +61,9 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        # Idle threads sleep instead of spinning: on a machine shared with other work spinning costs more
+        # than it saves (measured on 2 busy cores).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.dimension = int(self.session.get_outputs()[0].shape[-1])
 

@@ -77,6 +77,26 @@ def test_removing_a_file_embeds_nothing(own, embedder, embedded):
     assert len(list(own.index_dir.glob("build-*"))) == 1  # swapped to the new build, the old one removed
 
 
+def test_a_previous_build_that_cannot_be_copied_is_written_afresh(own, embedder, embedded, monkeypatch):
+    build_index(own, embedder)
+    before = _stored(own, embedder)
+    real = index_module._patched_copy
+
+    def unusable(*args):
+        real(*args)
+        raise index_module._CopyUnusable("a graph file changed while it was copied")
+
+    monkeypatch.setattr(index_module, "_patched_copy", unusable)
+    embedded.clear()
+    (own.corpus_dir / "coffee.md").write_text(COFFEE)
+    manifest, built = build_index(own, embedder)
+    assert built and manifest.build.endswith("-fresh") and manifest.changes["embedded"] == 1
+    assert embedded and all("Coffee" in t or "Espresso" in t for t in embedded)  # the other vectors were reused
+    after = _stored(own, embedder)
+    assert {i: v for i, v in after.items() if v[0] != "coffee.md"} == before and len(after) == manifest.chunk_count
+    assert [p.name for p in own.index_dir.glob("build-*")] == [manifest.build]
+
+
 def test_nothing_changed_builds_nothing(own, embedder, embedded):
     build_index(own, embedder)
     embedded.clear()
