@@ -352,8 +352,11 @@ def _write_build(build_dir: Path, scan: Scan, embedder: Embedder, wanted: Manife
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
     sha = {f.source: f.sha256 for f in scan.files}
     files = {s: old_files[s] for s in sorted(unchanged)}
+    per_source: dict[str, list[Chunk]] = {}
+    for c in new_chunks:
+        per_source.setdefault(c.source, []).append(c)
     for source, doc in by_source.items():
-        mine = [c for c in new_chunks if c.source == source]
+        mine = per_source.get(source, [])
         files[source] = {"sha256": sha[source], "format": doc.format, "pages": len(doc.page_starts) or None,
                          "sections": len({c.section for c in mine}), "chunks": len(mine),
                          "sentences": sum(len(c.sentences) for c in mine), "indexed_at": now}

@@ -14,11 +14,10 @@ MIN_ITEMS = 500  # smaller builds finish before a bar is worth drawing
 
 
 class Progress:
-    def __init__(self, total: int, label: str, unit: str = "chunks", stream: TextIO | None = None,
-                 force: bool = False) -> None:
+    def __init__(self, total: int, label: str, unit: str = "chunks", stream: TextIO | None = None) -> None:
         self.total, self.label, self.unit = total, label, unit
         self.stream = stream or sys.stderr
-        self.enabled = force or (total >= MIN_ITEMS and self.stream.isatty())
+        self.enabled = total >= MIN_ITEMS and self.stream.isatty()
         self.done = 0
         self.start = time.perf_counter()
         self._drawn = 0.0

@@ -1,6 +1,6 @@
 """Benchmark: index build throughput, beside the LangChain-tutorial pipeline's, and one-file re-indexing.
 
-    .venv/bin/python scripts/bench_build.py [--large] [--torch]
+    .venv/bin/python scripts/bench_build.py [--large] [--torch] [--repeat N]
 
 For each corpus (the kyphoplasty guide, the MedQuAD dev corpus, and with ``--large`` the 2,500-answer
 collection of ``scripts/medquad_collection.py``), in fresh processes, on a private copy of the corpus:
@@ -79,16 +79,22 @@ def reindex_one_file(corpus: Path, index: Path) -> tuple[float, str]:
     return wall, " | ".join(line for line in run.stdout.splitlines() if not line.startswith("Not indexed"))
 
 
-def bench(name: str, source: Path, torch: bool) -> None:
+def bench(name: str, source: Path, torch: bool, repeat: int) -> None:
+    """Ours and the tutorial's builds alternate ``repeat`` times (on a shared machine the load drifts);
+    the figures are medians."""
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
         shutil.copytree(source, corpus)
         mb = sum(p.stat().st_size for p in corpus.rglob("*") if p.is_file()) / 1e6
-        ours = child({"mode": "build", "backend": "auto", "corpus": str(corpus), "index": f"{tmp}/ix"})
-        peer = child({"mode": "peer", "corpus": str(corpus), "index": f"{tmp}/peer"})
-        ours_torch = None
-        if torch:
-            ours_torch = child({"mode": "build", "backend": "torch", "corpus": str(corpus), "index": f"{tmp}/ixt"})
+        runs: dict[str, list[dict]] = {"ours": [], "peer": [], "torch": []}
+        for n in range(repeat):
+            runs["ours"].append(child({"mode": "build", "backend": "auto", "corpus": str(corpus), "index": f"{tmp}/ix"}))
+            runs["peer"].append(child({"mode": "peer", "corpus": str(corpus), "index": f"{tmp}/peer{n}"}))
+            if torch:
+                runs["torch"].append(child({"mode": "build", "backend": "torch", "corpus": str(corpus),
+                                            "index": f"{tmp}/ixt"}))
+        ours, peer = _median(runs["ours"]), _median(runs["peer"])
+        ours_torch = _median(runs["torch"]) if torch else None
         wall, report = reindex_one_file(corpus, Path(tmp) / "ix")
     print(f"\n{name}: {mb:.3f} MB ({source})")
     rows = [("ours (ONNX Runtime)", ours)] + ([("ours (torch)", ours_torch)] if ours_torch else []) + [
@@ -96,24 +102,31 @@ def bench(name: str, source: Path, torch: bool) -> None:
     for label, r in rows:
         print(f"  {label:<20} build {r['build_s']:8.2f} s  {r['chunks']:6,} chunks  {r['chunks'] / r['build_s']:7.1f} "
               f"chunks/s  {mb / (r['build_s'] / 60):6.2f} MB/min  peak RSS {r['peak_rss_mb']:5.0f} MB")
-    print(f"  ours / tutorial build time: {ours['build_s'] / peer['build_s']:.2f}")
+    times = {k: [round(r["build_s"], 1) for r in v] for k, v in runs.items()}
+    print(f"  ours / tutorial build time: {ours['build_s'] / peer['build_s']:.2f}  (medians of {repeat}: ours "
+          f"{times['ours']} s, tutorial {times['peer']} s)")
     print(f"  one-file change, `assistant index` wall time {wall:.2f} s: {report}")
+
+
+def _median(results: list[dict]) -> dict:
+    return sorted(results, key=lambda r: r["build_s"])[len(results) // 2]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--large", action="store_true", help="also the 2,500-answer collection (make medquad-collection)")
     parser.add_argument("--torch", action="store_true", help="also time our build on torch instead of ONNX Runtime")
+    parser.add_argument("--repeat", type=int, default=1, help="alternate the builds this many times (medians)")
     args = parser.parse_args()
-    bench("Kyphoplasty guide", ROOT / "corpus", args.torch)
+    bench("Kyphoplasty guide", ROOT / "corpus", args.torch, args.repeat)
     if MEDQUAD.exists():
-        bench("MedQuAD seniorhealth dev (24 topics)", MEDQUAD, args.torch)
+        bench("MedQuAD seniorhealth dev (24 topics)", MEDQUAD, args.torch, args.repeat)
     else:
         print(f"\n(MedQuAD not found at {MEDQUAD}; skipped)")
     if args.large:
         if not LARGE.exists():
             sys.exit(f"No collection at {LARGE}: run `make medquad-collection` first.")
-        bench("MedQuAD 2,500-answer collection", LARGE, args.torch)
+        bench("MedQuAD 2,500-answer collection", LARGE, args.torch, args.repeat)
 
 
 if __name__ == "__main__":
