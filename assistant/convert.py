@@ -2,12 +2,13 @@
 
 The result is Markdown-like text in which headings are ``#`` lines, so ``ingest.py`` cuts every
 format into sections the same way, and, for a PDF, the offset where each page starts, so a citation
-can name its page. The converters were chosen by their output on real files (see
-``tests/test_formats.py``): ``pdfminer.six`` (text boxes with their font sizes: larger or bold
-short lines are headings; page by page), ``python-docx`` (heading and list styles, tables in
-document order) and ``trafilatura`` (a web page's readable text without navigation, cookie
-banners, footers or scripts). MarkItDown was tried and kept navigation and footers of web pages,
-and gave neither headings nor pages for PDFs.
+can name its page. The converters were chosen by comparing their output on the same generated
+files (a web page with navigation, banner, footer and scripts; its Chromium print-to-PDF; a Word
+file — the files ``tests/test_formats.py`` builds): ``pdfminer.six`` (text boxes with their font
+sizes: larger or bold short lines are headings; page by page), ``python-docx`` (heading and list
+styles, tables in document order) and ``trafilatura`` (a web page's readable text without
+navigation, cookie banners, footers or scripts). MarkItDown kept the web page's navigation, banner
+and footer, and gave the PDF neither headings nor pages; pypdf gave pages but no paragraph breaks.
 
 A file that cannot be read raises ``Unreadable`` with a one-line reason; nothing here decides what
 to do about it (``ingest.py`` reports it and goes on).
