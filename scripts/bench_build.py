@@ -117,17 +117,18 @@ def main() -> None:
     parser.add_argument("--large", action="store_true", help="also the 2,500-answer collection (make medquad-collection)")
     parser.add_argument("--torch", action="store_true", help="also time our build on torch instead of ONNX Runtime")
     parser.add_argument("--repeat", type=int, default=1, help="alternate the builds this many times (medians)")
+    parser.add_argument("--only-large", action="store_true", help="skip the guide and the dev corpus")
     args = parser.parse_args()
-    bench("Kyphoplasty guide", ROOT / "corpus", args.torch, args.repeat)
-    if MEDQUAD.exists():
-        bench("MedQuAD seniorhealth dev (24 topics)", MEDQUAD, args.torch, args.repeat)
-    else:
-        print(f"\n(MedQuAD not found at {MEDQUAD}; skipped)")
-    if args.large:
+    if not args.only_large:
+        bench("Kyphoplasty guide", ROOT / "corpus", args.torch, args.repeat)
+        if MEDQUAD.exists():
+            bench("MedQuAD seniorhealth dev (24 topics)", MEDQUAD, args.torch, args.repeat)
+        else:
+            print(f"\n(MedQuAD not found at {MEDQUAD}; skipped)")
+    if args.large or args.only_large:
         if not LARGE.exists():
             sys.exit(f"No collection at {LARGE}: run `make medquad-collection` first.")
         bench("MedQuAD 2,500-answer collection", LARGE, args.torch, args.repeat)
-
 
 if __name__ == "__main__":
     main()
