@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS=1
 export GRADIO_ANALYTICS_ENABLED=False
 export ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup index run test eval eval-medquad medquad-collection train-ranker calibrate bench browser lint clean
+.PHONY: setup index run test eval eval-medquad medquad-collection train-ranker calibrate bench bench-build browser lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,9 @@ calibrate: setup
 
 bench: setup
 	$(BIN)/python scripts/benchmark.py
+
+bench-build: medquad-collection
+	$(BIN)/python scripts/bench_build.py --large
 
 lint: setup
 	$(BIN)/ruff check assistant tests scripts app.py

@@ -508,7 +508,7 @@ class AssistantChain(Runnable[Any, dict]):
                 citations.append({"id": numbers[quote.chunk_id], "source": chunk.source,
                                   "section": chunk.heading, "title": chunk.title, "text": chunk.text,
                                   "chunk_id": chunk.id, "start": chunk.start, "end": chunk.end,
-                                  "quotes": []})
+                                  **_page(chunk), "quotes": []})
             quoted = {"text": quote.text, "start": quote.start, "end": quote.end}
             if quoted not in citations[numbers[quote.chunk_id] - 1]["quotes"]:
                 citations[numbers[quote.chunk_id] - 1]["quotes"].append(quoted)
@@ -633,8 +633,13 @@ def _finish(out: dict, pieces: list[str]) -> dict:
 
 
 def _passage_info(p: Passage) -> dict:
-    return {"chunk_id": p.chunk.id, "source": p.chunk.source, "section": p.chunk.heading, "rank": p.rank,
-            "dense": round(p.dense, 4), "lexical": round(p.lexical, 4), "text": p.chunk.text}
+    return {"chunk_id": p.chunk.id, "source": p.chunk.source, "section": p.chunk.heading, **_page(p.chunk),
+            "rank": p.rank, "dense": round(p.dense, 4), "lexical": round(p.lexical, 4), "text": p.chunk.text}
+
+
+def _page(chunk) -> dict:
+    """``{"page": n}`` for a passage of a PDF; nothing for other formats."""
+    return {"page": chunk.page} if chunk.page is not None else {}
 
 
 def _has_words(text: str) -> bool:

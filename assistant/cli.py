@@ -1,4 +1,4 @@
-"""Command line: ``assistant index | ask | eval | feedback export | serve``.
+"""Command line: ``assistant index | sources | ask | eval | feedback export | serve``.
 
 Every ``AssistantError`` becomes a one-line message on stderr and exit code 2; nothing else is
 caught, so a real bug still shows its traceback.
@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     _corpus_args(p)
     p.set_defaults(run=_index)
 
+    p = sub.add_parser("sources", help="list what is indexed: file, format, pages, sections, chunks, when")
+    p.add_argument("--json", action="store_true", help="print the records as JSON")
+    _corpus_args(p)
+    p.set_defaults(run=_sources)
+
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the whole result as JSON")
@@ -98,9 +103,36 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
     start = time.perf_counter()
     manifest, built = build_index(settings, shared_embedder(settings.embedding_model), force=args.rebuild)
     what = "Built" if built else "Up to date:"
+    changes = manifest.changes if built else {"unchanged": len(manifest.files)}
+    counts = ", ".join(f"{changes.get(k, 0)} {k}" for k in ("added", "changed", "removed", "unchanged", "embedded"))
     where = f"{settings.chroma_url} ({settings.chroma_prefix})" if settings.chroma_url else settings.index_dir
     print(f"{what} {where} — {manifest.chunk_count} chunks, {manifest.sentence_count} sentences "
-          f"from {settings.corpus_dir} ({time.perf_counter() - start:.1f} s)")
+          f"from {settings.corpus_dir} ({time.perf_counter() - start:.1f} s)\nFiles: {counts}")
+    for reason in manifest.skipped:
+        print(f"Not indexed: {reason}")
+    return 0
+
+
+def _sources(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.errors import IndexMissing
+    from assistant.index import current_manifest
+
+    manifest = current_manifest(settings)
+    if manifest is None:
+        where = settings.chroma_url or settings.index_dir
+        raise IndexMissing(f"No index at {where}. Build it with `assistant index`.")
+    if args.json:
+        print(json.dumps({"files": manifest.files, "not_indexed": manifest.skipped}, indent=2, ensure_ascii=False))
+        return 0
+    rows = [("file", "format", "pages", "sections", "chunks", "indexed")]
+    rows += [(name, r["format"], str(r["pages"] or "–"), str(r["sections"]), str(r["chunks"]),
+              r["indexed_at"].replace("T", " ")) for name, r in manifest.files.items()]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+    print(f"{len(manifest.files)} files, {manifest.chunk_count} chunks; built {manifest.built_at.replace('T', ' ')}")
+    for reason in manifest.skipped:
+        print(f"Not indexed: {reason}")
     return 0
 
 
@@ -118,7 +150,8 @@ def _ask(args: argparse.Namespace, settings: Settings) -> int:
     print(result["answer"])
     for c in result["citations"]:
         quoted = " … ".join(q["text"] for q in c["quotes"])
-        print(f"\n[{c['id']}] {c['source']} — {c['section']}\n    “{quoted}”")
+        page = f", page {c['page']}" if c.get("page") else ""
+        print(f"\n[{c['id']}] {c['source']}{page} — {c['section']}\n    “{quoted}”")
     return 0
 
 

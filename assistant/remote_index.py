@@ -3,15 +3,16 @@
 On the server, named with ``ASSISTANT_CHROMA_PREFIX`` (so several corpora can share one server)::
 
     <prefix>-manifest                 an empty collection whose metadata holds the manifest (JSON)
-    <prefix>-<build>-chunks           the chunks of one build, with their vectors and texts
-    <prefix>-<build>-sentences        their sentences' vectors
+    <prefix>-<build>-chunks           the chunks of one build, with their vectors, texts and sentences
 
-A build writes two new collections and only then replaces the manifest: that one metadata update is
-the atomic swap, so a failed build leaves the previous index answering. Afterwards the collections of
+A build writes a new collection and only then replaces the manifest: that one metadata update is the
+atomic swap, so a failed build leaves the previous index answering. Afterwards the collections of
 every build but the new one and the one before it are deleted (a process still answering from the
 previous build finishes its question). App processes need no local files: the chunks, their texts and
-the vocabulary come from the server; a corpus folder, where there is one, is compared with the
-manifest to notice a stale index. Re-indexing always embeds the whole corpus.
+sentences and the vocabulary come from the server (sentence vectors are made on first use, as with a
+local index); a corpus folder, where there is one, is compared with the manifest to notice a stale
+index. Re-indexing on a server always embeds the whole corpus (the local index re-embeds only the
+files that changed).
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from assistant.embeddings import Embedder
-from assistant.errors import IndexError_, IndexMissing, IndexStale, SettingsError
+from assistant.errors import CorpusError, IndexError_, IndexMissing, IndexStale, SettingsError
 from assistant.index import (
     COSINE,
     Index,
     Manifest,
+    add_chunks,
+    embed_texts,
     expected_manifest,
-    fill_collections,
-    read_collections,
+    file_record,
+    read_collection,
 )
-from assistant.ingest import chunk_corpus, load_corpus
+from assistant.ingest import chunk_document, read_documents, scan_corpus
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,10 +64,9 @@ def client(settings: Settings):  # -> chromadb.ClientAPI
     return api
 
 
-def names(settings: Settings, build: str = "") -> tuple[str, str, str]:
-    """The manifest's collection, and this build's chunks and sentences collections."""
-    prefix = settings.chroma_prefix
-    return f"{prefix}-manifest", f"{prefix}-{build}-chunks", f"{prefix}-{build}-sentences"
+def names(settings: Settings, build: str = "") -> tuple[str, str]:
+    """The manifest's collection, and this build's chunks collection."""
+    return f"{settings.chroma_prefix}-manifest", f"{settings.chroma_prefix}-{build}-chunks"
 
 
 def read_manifest(settings: Settings, api=None) -> Manifest | None:
@@ -96,33 +98,49 @@ def current_build(settings: Settings) -> str:
 
 def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) -> tuple[Manifest, bool]:
     """Build on the server unless an identical, complete build is current there."""
-    corpus = load_corpus(settings.corpus_dir)
-    wanted = expected_manifest(settings, corpus)
+    scan = scan_corpus(settings.corpus_dir)
+    if not scan.files:
+        raise CorpusError(f"The corpus folder {settings.corpus_dir} has no readable PDF, Word, HTML, Markdown or "
+                          "text files.")
+    wanted = expected_manifest(settings, scan)
     api = client(settings)
     current = read_manifest(settings, api)
     if current and not force and current.same_recipe(wanted) and _complete(api, settings, current):
         return current, False
-    chunks = chunk_corpus(corpus, settings.chunk_size, settings.chunk_overlap)
+    documents, unreadable = read_documents(scan.files)
+    if not documents:
+        raise CorpusError(f"No file in the corpus folder can be read: {'; '.join([*scan.skipped, *unreadable])}.")
+    per_source = {d.source: chunk_document(d, wanted.chunk_size, wanted.chunk_overlap) for d in documents}
+    chunks = [c for d in documents for c in per_source[d.source]]
     build = f"build-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
-    manifest_name, chunks_name, sentences_name = names(settings, build)
+    manifest_name, chunks_name = names(settings, build)
     try:
-        counts = fill_collections(api.create_collection(chunks_name, metadata=COSINE, embedding_function=None),
-                                  api.create_collection(sentences_name, metadata=COSINE, embedding_function=None),
-                                  chunks, embedder)
+        collection = api.create_collection(chunks_name, metadata=COSINE, embedding_function=None)
+        add_chunks(collection, chunks, embed_texts([c.embedding_text() for c in chunks], embedder))
+        count = collection.count()
     except BaseException:
-        for name in (chunks_name, sentences_name):
-            _delete(api, name)
+        _delete(api, chunks_name)
         raise
-    manifest = Manifest(**{**asdict(wanted), "build": build, "chunk_count": counts[0], "sentence_count": counts[1],
-                           "built_at": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    now = time.strftime("%Y-%m-%dT%H:%M:%S")
+    sha = {f.source: f.sha256 for f in scan.files}
+    files = {d.source: file_record(d, per_source[d.source], sha[d.source], now) for d in documents}
+    before = current.files if current else {}
+    changes = {"added": sum(s not in before for s in files),
+               "changed": sum(s in before and before[s].get("sha256") != sha[s] for s in files),
+               "removed": sum(s not in files for s in before),
+               "unchanged": sum(before.get(s, {}).get("sha256") == sha[s] for s in files), "embedded": len(files)}
+    manifest = Manifest(**{**asdict(wanted), "build": build, "chunk_count": count,
+                           "sentence_count": sum(r["sentences"] for r in files.values()), "built_at": now,
+                           "files": dict(sorted(files.items())), "skipped": [*scan.skipped, *unreadable],
+                           "changes": changes})
     holder = api.get_or_create_collection(manifest_name, embedding_function=None)
     holder.modify(metadata={"manifest": json.dumps(asdict(manifest)),
                             "previous": current.build if current else ""})  # the swap
-    keep = {build, current.build if current else ""}
+    keep = {b for b in (build, current.build if current else "") if b}
     prefix = f"{settings.chroma_prefix}-build-"
     for col in api.list_collections():
         name = col if isinstance(col, str) else col.name
-        if name.startswith(prefix) and not any(name.startswith(f"{settings.chroma_prefix}-{b}-") for b in keep if b):
+        if name.startswith(prefix) and not any(name.startswith(f"{settings.chroma_prefix}-{b}-") for b in keep):
             _delete(api, name)
     return manifest, True
 
@@ -133,25 +151,23 @@ def open_index(settings: Settings, embedder: Embedder) -> Index:
     if manifest is None or not _complete(api, settings, manifest):
         raise IndexMissing(f"No index on the Chroma server at {settings.chroma_url} (prefix "
                            f"{settings.chroma_prefix!r}). Build it with `assistant index`.")
-    corpus = load_corpus(settings.corpus_dir) if Path(settings.corpus_dir).is_dir() else None
-    if corpus is not None:
-        wanted = expected_manifest(settings, corpus)
+    corpus_dir = Path(settings.corpus_dir)
+    if corpus_dir.is_dir():
+        wanted = expected_manifest(settings, scan_corpus(corpus_dir))
         if not manifest.same_recipe(wanted):
             raise IndexStale(f"The index on the Chroma server at {settings.chroma_url} is stale "
                              f"({', '.join(manifest.differences(wanted))} changed). Rebuild it with `assistant index`.")
-    _, chunks_name, sentences_name = names(settings, manifest.build)
     try:
-        return read_collections(api, chunks_name, sentences_name, manifest, corpus, embedder)
+        return read_collection(api, names(settings, manifest.build)[1], manifest, corpus_dir, embedder)
     except Exception as exc:  # noqa: BLE001 - deleted or half-written collections: say what to do
         raise IndexError_(f"The index on the Chroma server at {settings.chroma_url} cannot be read ({exc}). "
                           "Rebuild it with `assistant index --rebuild`.") from exc
 
 
 def _complete(api, settings: Settings, manifest: Manifest) -> bool:
-    _, chunks_name, sentences_name = names(settings, manifest.build)
     try:
-        return (api.get_collection(chunks_name, embedding_function=None).count() == manifest.chunk_count
-                and api.get_collection(sentences_name, embedding_function=None).count() == manifest.sentence_count)
+        return api.get_collection(names(settings, manifest.build)[1], embedding_function=None).count() == \
+            manifest.chunk_count
     except Exception:  # noqa: BLE001 - a missing collection
         return False
 

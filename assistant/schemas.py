@@ -46,6 +46,7 @@ class Citation(BaseModel):
     chunk_id: str
     start: int = Field(description="the passage's first character in the source file")
     end: int
+    page: int | None = Field(None, description="the page of a PDF the passage is on (absent for other formats)")
 
 
 class PassageInfo(BaseModel):

@@ -444,9 +444,13 @@ def _sources_footer(result: dict) -> str:
     """The citations as plain text, for chat clients that show only the message."""
     if not result.get("citations"):
         return ""
-    lines = [f"[{c['id']}] {c['source']} — {c['section']}: “{' … '.join(q['text'] for q in c['quotes'])}”"
+    lines = [f"[{c['id']}] {c['source']}{_page(c)} — {c['section']}: “{' … '.join(q['text'] for q in c['quotes'])}”"
              for c in result["citations"]]
     return "\n\nSources:\n" + "\n".join(lines)
+
+
+def _page(citation: dict) -> str:
+    return f", page {citation['page']}" if citation.get("page") else ""
 
 
 def _flags(result: dict) -> dict:

@@ -303,8 +303,14 @@ def _history(saved: dict) -> list[tuple[str, str]]:
 def _slim(citations: list[dict]) -> list[dict]:
     """What the browser keeps of each citation: enough to show it again after a restart."""
     return [{"id": c["id"], "section": c["section"], "source": c["source"], "text": c["text"],
-             "quotes": [{"start": q["start"], "end": q["end"], "text": q["text"]} for q in c.get("quotes", [])]}
+             "quotes": [{"start": q["start"], "end": q["end"], "text": q["text"]} for q in c.get("quotes", [])],
+             **({"page": c["page"]} if c.get("page") else {})}
             for c in citations]
+
+
+def where(c: dict) -> str:
+    """A citation's file, and its page for a PDF: "leaflet.pdf, page 2"."""
+    return f"{c['source']}, page {c['page']}" if c.get("page") else c["source"]
 
 
 # -- rendering ---------------------------------------------------------------------------------------
@@ -345,13 +351,13 @@ def _render_answer(text: str, result: dict, turn: int = 0) -> str:
     if citations:
         items = "".join(
             f'<div class="source" id="{anchor}-s{c["id"]}" tabindex="-1"><b>[{c["id"]}] {_inert(c["section"])}</b> '
-            f'<small>({_inert(c["source"])})</small><p>{_passage_html(c["text"], c.get("quotes", []))}</p>'
+            f'<small>({_inert(where(c))})</small><p>{_passage_html(c["text"], c.get("quotes", []))}</p>'
             f'<a class="back" href="#{anchor}">Back to the answer</a></div>' for c in citations)
         sources = (f'<details class="sources"><summary>Sources for this answer ({len(citations)})</summary>'
                    f"{items}</details>")
     tools = ""
     if text and result:
-        plain = text + ("\n\nSources:\n" + "\n".join(f"[{c['id']}] {c['section']} ({c['source']})" for c in citations)
+        plain = text + ("\n\nSources:\n" + "\n".join(f"[{c['id']}] {c['section']} ({where(c)})" for c in citations)
                         if citations else "")
         tools = (f'<pre class="plain" id="{anchor}-text">{_inert(plain)}</pre>'
                  f'<div class="answer-tools"><a class="copy-answer" href="#{anchor}-text" role="button">Copy answer</a>'

@@ -97,8 +97,7 @@ def test_rebuilds_while_serving_swap_and_clean_up(chroma_url, tmp_path, embedder
     third, _ = build_index(settings, embedder, force=True)
     names = [n for n in _collections(chroma_url) if n.startswith("swap-")]
     # the current build and the one before it stay; older builds are deleted
-    assert sorted(names) == sorted(["swap-manifest", f"swap-{second.build}-chunks", f"swap-{second.build}-sentences",
-                                    f"swap-{third.build}-chunks", f"swap-{third.build}-sentences"])
+    assert sorted(names) == sorted(["swap-manifest", f"swap-{second.build}-chunks", f"swap-{third.build}-chunks"])
 
 
 def test_two_app_processes_without_local_files(chroma_url, tmp_path, embedder, chain):

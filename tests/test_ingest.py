@@ -66,7 +66,7 @@ def test_missing_corpus_folder_says_what_to_do(tmp_path):
 
 
 def test_empty_corpus_folder(tmp_path):
-    with pytest.raises(CorpusError, match="no readable .md or .txt"):
+    with pytest.raises(CorpusError, match="no readable PDF, Word, HTML, Markdown or text"):
         load_corpus(tmp_path)
 
 

@@ -62,15 +62,15 @@ def built(tmp_path, corpus_copy, embedder):
 @pytest.fixture(scope="module")
 def populated(tmp_path_factory):
     """An index big enough that Chroma keeps a real HNSW graph on disk (it writes one per 1,000 items; the
-    rest lives in its log): 1,200 sentences, built by another process, as `assistant index` would."""
+    rest lives in its log): 1,200 chunks, built by another process, as `assistant index` would."""
     import subprocess
     import sys
 
     root = tmp_path_factory.mktemp("populated")
     corpus = root / "corpus"
     corpus.mkdir()
-    sections = [f"## Topic {i}\n\n" + " ".join(f"Fact {j} about topic {i} is worth knowing in detail." for j in range(5))
-                for i in range(240)]
+    sections = [f"## Topic {i}\n\n" + " ".join(f"Fact {j} about topic {i} is worth knowing in detail." for j in range(2))
+                for i in range(1200)]
     (corpus / "guide.md").write_text("# A long guide\n\n" + "\n\n".join(sections))
     env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(corpus), "ASSISTANT_INDEX_DIR": str(root / "ix"),
            "HF_HUB_OFFLINE": "1"}
@@ -121,7 +121,7 @@ def test_using_an_index_does_not_make_it_look_damaged(populated, embedder):
 
     code = ("from assistant.chain import build_chain; from assistant.settings import Settings; from pathlib import Path;"
             f"build_chain(Settings(corpus_dir=Path({str(populated.corpus_dir)!r}), "
-            f"index_dir=Path({str(populated.index_dir)!r}))).invoke('What is fact 3 about topic 7?')")
+            f"index_dir=Path({str(populated.index_dir)!r}))).invoke('What is fact 1 about topic 7?')")
     for _ in range(2):  # Chroma rewrites parts of its files when a process that used them exits
         run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
                              env={**os.environ, "HF_HUB_OFFLINE": "1"})

@@ -99,6 +99,16 @@ def test_markdown_and_html_in_messages_and_sources_stay_text():
     assert "<script" not in body and '<a class="cite" href="#a3-s1"' in body and 'id="a3-s1"' in body
 
 
+def test_a_pdf_citation_shows_its_page():
+    from assistant.ui import _render_answer, _slim
+
+    cited = {"citations": _slim([{"id": 1, "section": "Aftercare", "source": "leaflet.pdf", "page": 2, "quotes": [],
+                                  "text": "Rest for a day."}, {"id": 2, "section": "S", "source": "guide.md",
+                                                               "quotes": [], "text": "T."}])}
+    body = _render_answer("Rest for a day. [1] T. [2]", cited, 0)
+    assert "(leaflet.pdf, page 2)" in body and "(guide.md)" in body
+
+
 def test_the_page_accepts_no_uploads(app):
     import urllib.error
     import urllib.request
