@@ -173,7 +173,8 @@ def create_app(settings: Settings | None = None, chain: AssistantChain | None = 
                     sources=sorted({c.source for c in parts.index.chunks}), embedding_model=settings.embedding_model,
                     generator=_generator_name(chain), model_id=settings.model_id)
 
-    @app.post("/v1/ask", response_model=AskResult, dependencies=api, responses=ERRORS, tags=["assistant"])
+    @app.post("/v1/ask", response_model=AskResult, response_model_exclude_unset=True, dependencies=api,
+              responses=ERRORS, tags=["assistant"])
     async def ask(body: AskRequest) -> dict:
         """One question (and the conversation so far) in, a cited answer out: what ``chain.invoke`` returns."""
         gate.admit()
