@@ -19,6 +19,7 @@ Per-call settings go in ``config={"configurable": {"top_k": 2}}`` (see ``OPTIONS
 
 from __future__ import annotations
 
+import atexit
 import copy
 import logging
 import threading
@@ -522,6 +523,18 @@ class AssistantChain(Runnable[Any, dict]):
     def warm_up(self) -> None:
         """Answer one example question, so that the first patient does not wait for what loads on first use."""
         self.invoke(self.example_questions()[0])
+
+    def prefill(self) -> threading.Event:
+        """Embed the index's sentences in a background thread (a long-running server calls this; a build
+        leaves them to the first retrieval). Corpora over ``prefill_sentences`` sentences are left as
+        they are. Set the returned event to stop early."""
+        stop = threading.Event()
+        vectors = self._parts.index.sentence_vectors
+        if 0 < len(vectors) <= self.settings.prefill_sentences:
+            worker = threading.Thread(target=vectors.fill, args=(stop,), name="prefill-sentences", daemon=True)
+            worker.start()
+            atexit.register(lambda: (stop.set(), worker.join(10)))  # never cut off inside the model at exit
+        return stop
 
     def subject(self) -> str:
         """What the corpus is about: a one-document corpus's title, else the source's name."""

@@ -150,6 +150,25 @@ class SentenceVectors(Mapping):
     def __len__(self) -> int:
         return sum(len(c.sentences) for c in self._chunks.values())
 
+    def fill(self, stop: threading.Event, chunks_per_step: int = 16) -> int:
+        """Embed every sentence not embedded yet, a few passages at a time, until done or ``stop`` is set
+        (a server does this in the background, so that the first retrieval of a passage is no slower
+        than the next). Returns how many sentences it embedded."""
+        done = 0
+        pending = [c for c in self._chunks.values() if c.sentences]
+        for i in range(0, len(pending), chunks_per_step):
+            if stop.is_set():
+                break
+            keys = [(c.id, n) for c in pending[i : i + chunks_per_step] if (c.id, 0) not in self._vectors
+                    for n in range(len(c.sentences))]
+            if keys:
+                vectors = self._embedder.encode([self._chunks[cid].sentence_text(n) for cid, n in keys])
+                with self._lock:
+                    for key, v in zip(keys, vectors):
+                        self._vectors.setdefault(key, v)
+                done += len(keys)
+        return done
+
 
 @dataclass
 class Index:

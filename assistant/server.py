@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None, chain: AssistantChain | None = 
                   description=f"Grounded, cited answers from {settings.source_name}. Every answer sentence "
                               "carries [n]; `citations[n-1]` is the passage it comes from.")
     app.state.chain, app.state.settings, app.state.gate = chain, settings, gate
+    app.state.prefill = chain.prefill()  # sentence vectors filled in the background (set it to stop)
     _add_error_handlers(app)
     if settings.cors_origins.strip():
         from fastapi.middleware.cors import CORSMiddleware

@@ -88,6 +88,7 @@ class Settings:
     max_request_bytes: int = 262_144  # larger request bodies are refused (413)
     model_id: str = "grounded-assistant"  # the "model" name the OpenAI-compatible routes report
     workers: int = 1  # API processes (assistant serve --workers); the chat page needs one
+    prefill_sentences: int = 50_000  # a server embeds up to this many sentences in the background (0: none)
     # the index on a Chroma server instead of index_dir (several processes or machines)
     chroma_url: str = ""  # e.g. http://127.0.0.1:8000 (start one with `chroma run --path DIR --port 8000`)
     chroma_prefix: str = "assistant"  # collection names start with this (several corpora can share a server)

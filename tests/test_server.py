@@ -311,3 +311,33 @@ def test_a_model_asked_for_where_none_is_configured_is_a_400(api):
         assert r.status_code == 400 and "ASSISTANT_LLM" in r.json()["error"]["message"], r.text
     r = api.post("/v1/ask", json={"question": QUESTION, "generator": "extractive"})
     assert r.status_code == 200 and r.json()["generator"] == "extractive"
+
+
+def test_a_server_fills_sentence_vectors_in_the_background(chain, settings, tmp_path):
+    from assistant.chain import build_chain
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    topics = ["knee", "hip", "wrist", "ankle", "elbow", "shoulder", "neck", "jaw", "finger", "toe"]
+    for t in topics:  # 10 documents x 4 sections x 5 sentences
+        sections = [f"## {t.title()} {part}\n\n" + " ".join(
+            f"The {t} {part} note number {n} says that {t} {part} care step {n} matters for recovery."
+            for n in range(5)) for part in ("basics", "care", "risks", "recovery")]
+        (corpus / f"{t}.md").write_text(f"# The {t}\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
+    local = settings.with_(corpus_dir=corpus, index_dir=tmp_path / "index", examples="What is the knee?")
+    fresh = build_chain(local, embedder=chain.embedder)
+    vectors = fresh.index.sentence_vectors
+    assert len(vectors._vectors) < len(vectors)  # a build leaves sentences to the first retrieval
+    app = create_app(local, fresh, page=False)
+    deadline = time.time() + 60
+    while len(vectors._vectors) < len(vectors) and time.time() < deadline:
+        time.sleep(0.2)
+    assert len(vectors._vectors) == len(vectors) == 200  # every sentence embedded without being asked for
+    key = next(iter(vectors))
+    expected = chain.embedder.encode([fresh.index.chunk(key[0]).sentence_text(key[1])])[0]
+    assert float(vectors[key] @ expected) > 0.9999  # the same vector the first retrieval would make
+    assert app.state.prefill is not None
+    off = build_chain(local.with_(prefill_sentences=0), embedder=chain.embedder)
+    create_app(local.with_(prefill_sentences=0), off, page=False)
+    time.sleep(1)
+    assert len(off.index.sentence_vectors._vectors) < len(off.index.sentence_vectors)
