@@ -130,7 +130,9 @@ def _sources(args: argparse.Namespace, settings: Settings) -> int:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
-    print(f"{len(manifest.files)} files, {manifest.chunk_count} chunks; built {manifest.built_at.replace('T', ' ')}")
+    count = len(manifest.files)
+    print(f"{count} file{'' if count == 1 else 's'}, {manifest.chunk_count} chunks; "
+          f"built {manifest.built_at.replace('T', ' ')}")
     for reason in manifest.skipped:
         print(f"Not indexed: {reason}")
     return 0
