@@ -96,7 +96,7 @@ class AssistantChain(Runnable[Any, dict]):
 
     def __init__(self, settings: Settings, index: Index, embedder: Embedder, *,
                  generator: Runnable | None = None, rewriter: QueryRewriter | None = None,
-                 llm: BaseLanguageModel | None = None) -> None:
+                 llm: BaseLanguageModel | None = None, private_index: bool = False) -> None:
         if isinstance(generator, BaseLanguageModel):  # a chat model passed as the generator writes the answer
             generator, llm = None, generator
         if llm is not None and settings.generator == "extractive":
@@ -110,7 +110,7 @@ class AssistantChain(Runnable[Any, dict]):
         self.cues = Cues(self.prompts.data("question_types.yaml", ("types", "needs")))
         self.ranker = default_ranker()
         self._custom_generator = generator
-        self.private_index = False  # each build is read from a private copy (see build_chain)
+        self.private_index = private_index  # each new build is read from a private copy (see build_chain)
         self._live = _Live(self._build_parts(index))  # shared with the views configurable_fields() returns
         self._aliases: dict[str, str] = {name: name for name in OPTIONS}  # config key -> option
         self.rewriter = rewriter or HeuristicRewriter()
@@ -585,9 +585,8 @@ def build_chain(settings: Settings | None = None, *, generator: Runnable | None 
     settings = settings or Settings.from_env()
     embedder = embedder or shared_embedder(settings.embedding_model)
     index = open_index(settings, embedder, private=True) if private_index else ensure_index(settings, embedder)
-    chain = AssistantChain(settings, index, embedder, generator=generator, rewriter=rewriter, llm=llm)
-    chain.private_index = private_index
-    return chain
+    return AssistantChain(settings, index, embedder, generator=generator, rewriter=rewriter, llm=llm,
+                          private_index=private_index)
 
 
 class _Live:

@@ -269,11 +269,7 @@ def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) 
         from assistant import remote_index
 
         return remote_index.build_index(settings, embedder, force=force)
-    scan = scan_corpus(settings.corpus_dir)
-    if not scan.files:
-        detail = f" ({len(scan.skipped)} found, none readable: {'; '.join(scan.skipped)})" if scan.skipped else ""
-        raise CorpusError(f"The corpus folder {settings.corpus_dir} has no readable PDF, Word, HTML, Markdown or "
-                          f"text files{detail}.")
+    scan = readable_scan(settings.corpus_dir)
     wanted = expected_manifest(settings, scan)
     index_dir = Path(settings.index_dir)
     try:
@@ -424,11 +420,27 @@ def _write_build(build_dir: Path, scan: Scan, embedder: Embedder, wanted: Manife
         per_source.setdefault(c.source, []).append(c)
     for source, doc in by_source.items():
         files[source] = file_record(doc, per_source.get(source, []), sha[source], now)
-    same = {s for s in files if before.get(s, {}).get("sha256") == sha[s]}
-    changes = {"added": sum(s not in before for s in files), "changed": sum(s in before and s not in same for s in files),
-               "removed": sum(s not in files for s in before), "unchanged": len(same), "embedded": len(by_source)}
     return {"chunk_count": collection.count(), "sentence_count": sum(r["sentences"] for r in files.values()),
-            "files": dict(sorted(files.items())), "skipped": [*scan.skipped, *unreadable], "changes": changes}
+            "files": dict(sorted(files.items())), "skipped": [*scan.skipped, *unreadable],
+            "changes": count_changes(files, before, len(by_source))}
+
+
+def readable_scan(corpus_dir: Path) -> Scan:
+    """The corpus folder's files, or a CorpusError when none of them can be indexed."""
+    scan = scan_corpus(corpus_dir)
+    if not scan.files:
+        detail = f" ({len(scan.skipped)} found, none readable: {'; '.join(scan.skipped)})" if scan.skipped else ""
+        raise CorpusError(f"The corpus folder {corpus_dir} has no readable PDF, Word, HTML, Markdown or "
+                          f"text files{detail}.")
+    return scan
+
+
+def count_changes(files: dict, before: dict, embedded: int) -> dict:
+    """How a new build's file records compare with the previous build's: added, changed, removed,
+    unchanged files, and how many were embedded now."""
+    same = {s for s, record in files.items() if before.get(s, {}).get("sha256") == record["sha256"]}
+    return {"added": sum(s not in before for s in files), "changed": sum(s in before and s not in same for s in files),
+            "removed": sum(s not in files for s in before), "unchanged": len(same), "embedded": embedded}
 
 
 def file_record(doc, chunks: list[Chunk], sha256: str, now: str) -> dict:

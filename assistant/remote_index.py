@@ -32,10 +32,12 @@ from assistant.index import (
     Index,
     Manifest,
     add_chunks,
+    count_changes,
     embed_texts,
     expected_manifest,
     file_record,
     read_collection,
+    readable_scan,
 )
 from assistant.ingest import chunk_document, read_documents, scan_corpus
 from assistant.settings import Settings
@@ -98,10 +100,7 @@ def current_build(settings: Settings) -> str:
 
 def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) -> tuple[Manifest, bool]:
     """Build on the server unless an identical, complete build is current there."""
-    scan = scan_corpus(settings.corpus_dir)
-    if not scan.files:
-        raise CorpusError(f"The corpus folder {settings.corpus_dir} has no readable PDF, Word, HTML, Markdown or "
-                          "text files.")
+    scan = readable_scan(settings.corpus_dir)
     wanted = expected_manifest(settings, scan)
     api = client(settings)
     current = read_manifest(settings, api)
@@ -124,11 +123,7 @@ def build_index(settings: Settings, embedder: Embedder, *, force: bool = False) 
     now = time.strftime("%Y-%m-%dT%H:%M:%S")
     sha = {f.source: f.sha256 for f in scan.files}
     files = {d.source: file_record(d, per_source[d.source], sha[d.source], now) for d in documents}
-    before = current.files if current else {}
-    changes = {"added": sum(s not in before for s in files),
-               "changed": sum(s in before and before[s].get("sha256") != sha[s] for s in files),
-               "removed": sum(s not in files for s in before),
-               "unchanged": sum(before.get(s, {}).get("sha256") == sha[s] for s in files), "embedded": len(files)}
+    changes = count_changes(files, current.files if current else {}, len(files))
     manifest = Manifest(**{**asdict(wanted), "build": build, "chunk_count": count,
                            "sentence_count": sum(r["sentences"] for r in files.values()), "built_at": now,
                            "files": dict(sorted(files.items())), "skipped": [*scan.skipped, *unreadable],

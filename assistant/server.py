@@ -299,7 +299,8 @@ def serve(settings: Settings, workers: int = 1) -> None:
 
     import uvicorn
 
-    from assistant.chain import build_chain
+    from assistant.embeddings import shared_embedder
+    from assistant.index import ensure_index
     from assistant.ui import check_port
 
     check_port(settings.host, settings.port)
@@ -308,7 +309,7 @@ def serve(settings: Settings, workers: int = 1) -> None:
         print(f"Open http://{settings.host}:{settings.port} in your browser (API docs at /docs).", flush=True)
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
         return
-    build_chain(settings)  # build the index once, here, before the workers open it
+    ensure_index(settings, shared_embedder(settings.embedding_model))  # built once, here, before the workers open it
     for field in fields(settings):  # the workers read their settings from the environment
         os.environ[f"ASSISTANT_{field.name.upper()}"] = str(getattr(settings, field.name))
     os.environ["ASSISTANT_WORKERS"] = str(workers)

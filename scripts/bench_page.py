@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
+from bench_api import start  # scripts/ is on the path when this runs
 
 QUESTIONS = ["Who performs kyphoplasty?", "What causes compression fractures?", "How much does it cost?",
              "what is kyphosis", "where is the procedure done?", "What do neurosurgeons do?"]
@@ -43,12 +39,6 @@ ARM = """() => {
 }"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--conversations", type=int, default=20)
@@ -57,19 +47,9 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "ASSISTANT_INDEX_DIR": str(Path(tmp) / "index"),
-               "ASSISTANT_FEEDBACK_DB": str(Path(tmp) / "feedback.sqlite3")}
-        port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}/"
+        server, url = start(Path(tmp) / "index", workers=1)  # the chat page is served by one process
+        url += "/"
         try:
-            for _ in range(480):
-                try:
-                    if httpx.get(url + "readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.25)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                             args=["--headless", "--no-sandbox", "--disable-gpu"])

@@ -4,7 +4,6 @@ serving, two app processes without local files reading the same server, and a se
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from assistant.chain import build_chain
 from assistant.errors import IndexError_, IndexMissing
 from assistant.index import build_index
 from assistant.settings import ROOT, Settings
+from tests.processes import free_port, launch, stop, wait_ready
 
 pytestmark = pytest.mark.server
 CHROMA = Path(sys.executable).with_name("chroma")
@@ -29,15 +29,9 @@ is encouraged during the first week after kyphoplasty.
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory):
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([str(CHROMA), "run", "--path", str(tmp_path_factory.mktemp("chroma")), "--host",
                              "127.0.0.1", "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -103,22 +97,18 @@ def test_rebuilds_while_serving_swap_and_clean_up(chroma_url, tmp_path, embedder
 def test_two_app_processes_without_local_files(chroma_url, tmp_path, embedder, chain):
     settings = _settings(chroma_url, tmp_path, "apps")
     build_index(settings, embedder)
-    procs, urls = [], []
-    env = {**os.environ, "ASSISTANT_CHROMA_URL": chroma_url, "ASSISTANT_CHROMA_PREFIX": "apps",
+    env = {"ASSISTANT_CHROMA_URL": chroma_url, "ASSISTANT_CHROMA_PREFIX": "apps",
            "ASSISTANT_CORPUS_DIR": str(tmp_path / "no-corpus-here")}
+    apps = []
     try:
-        for n in range(2):
-            port = _free_port()
+        for n in range(2):  # one app with two worker processes, one with one; each starts in its own folder
             workdir = tmp_path / f"app{n}"
             workdir.mkdir()
-            procs.append(subprocess.Popen(  # one app with two worker processes, one with one
-                [sys.executable, "-m", "assistant", "serve", "--port", str(port), "--workers", str(2 - n)],
-                env={**env, "ASSISTANT_INDEX_DIR": str(workdir / "index"),
-                     "ASSISTANT_FEEDBACK_DB": str(workdir / "fb.sqlite3")},
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
-            urls.append(f"http://127.0.0.1:{port}")
-        for proc, url in zip(procs, urls):
-            _wait_ready(proc, url)
+            apps.append(launch({**env, "ASSISTANT_INDEX_DIR": str(workdir / "index"),
+                                "ASSISTANT_FEEDBACK_DB": str(workdir / "fb.sqlite3")}, "--workers", str(2 - n)))
+        for proc, url in apps:
+            wait_ready(proc, url)
+        urls = [url for _, url in apps]
         question = "Who performs kyphoplasty?"
         expected = chain.invoke(question)
         for url in urls * 3:
@@ -127,26 +117,12 @@ def test_two_app_processes_without_local_files(chroma_url, tmp_path, embedder, c
         for n in range(2):  # neither process wrote an index of its own
             assert not list((tmp_path / f"app{n}").rglob("chroma.sqlite3"))
     finally:
-        for proc in procs:
-            proc.terminate()
-            proc.wait(20)
-
-
-def _wait_ready(proc: subprocess.Popen, url: str) -> None:
-    for _ in range(240):
-        if proc.poll() is not None:
-            pytest.fail(f"the app stopped: {proc.stdout.read()}")
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail("the app did not become ready")
+        for proc, _ in apps:
+            stop(proc)
 
 
 def test_a_server_that_is_away_is_one_clear_line(tmp_path, embedder):
-    settings = _settings(f"http://127.0.0.1:{_free_port()}", tmp_path, "away")
+    settings = _settings(f"http://127.0.0.1:{free_port()}", tmp_path, "away")
     with pytest.raises(IndexError_, match="Cannot reach the Chroma server at http://127.0.0.1:.*chroma run"):
         build_index(settings, embedder)
     result = subprocess.run([sys.executable, "-m", "assistant", "ask", "hello"], capture_output=True, text=True,

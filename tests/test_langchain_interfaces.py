@@ -87,7 +87,9 @@ class TestHybridRetrieverStandard(RetrieversIntegrationTests):
         return "What causes vertebral compression fractures?"
 
 
-class TestEmbedderStandardUnit(EmbeddingsUnitTests):
+class _PackagedEmbedder:
+    """The embedder under LangChain's standard embeddings tests: the packaged MiniLM."""
+
     @property
     def embeddings_class(self) -> type[Embedder]:
         return Embedder
@@ -97,14 +99,12 @@ class TestEmbedderStandardUnit(EmbeddingsUnitTests):
         return {"model_name": "all-MiniLM-L6-v2"}
 
 
-class TestEmbedderStandard(EmbeddingsIntegrationTests):
-    @property
-    def embeddings_class(self) -> type[Embedder]:
-        return Embedder
+class TestEmbedderStandardUnit(_PackagedEmbedder, EmbeddingsUnitTests):
+    pass
 
-    @property
-    def embedding_model_params(self) -> dict:
-        return {"model_name": "all-MiniLM-L6-v2"}
+
+class TestEmbedderStandard(_PackagedEmbedder, EmbeddingsIntegrationTests):
+    pass
 
 
 def test_generator_per_call(chain):

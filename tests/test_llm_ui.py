@@ -6,7 +6,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.chain import AssistantChain
 from assistant.ui import _render_answer, staff_note
-from tests.test_ui import ARGS, CHROMIUM, _free_port, _page
+from tests.processes import free_port
+from tests.test_ui import ARGS, CHROMIUM, _page
 
 INVENTED = "Recovery takes 6 weeks"
 
@@ -38,7 +39,7 @@ def test_the_page_streams_the_guarded_answer_and_shows_staff_what_was_removed(ch
     reply = (f"Kyphoplasty is done by doctors with advanced training in spinal anatomy [{number}]. {INVENTED} "
              f"[{number}]. Three types of specialists routinely perform it [{number}].")
     llm = FakeListChatModel(responses=[reply], sleep=0.01)
-    served = settings.with_(generator="llm", show_guard=True, host="127.0.0.1", port=_free_port())
+    served = settings.with_(generator="llm", show_guard=True, host="127.0.0.1", port=free_port())
     demo = build_ui(AssistantChain(served, chain.index, chain.embedder, llm=llm), served)
     demo.launch(**launch_options(served), prevent_thread_lock=True, quiet=True)
     try:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
 import time
 
 import httpx
@@ -15,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assistant.server import ApiError, Gate, create_app
+from tests.processes import launch, stop, wait_ready
 
 QUESTION = "Who performs kyphoplasty?"
 
@@ -190,40 +189,12 @@ def test_openai_routes_ignore_system_prompts_and_cite(api, chain):
 
 # -- a real server process ------------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(settings, *args: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    """`assistant serve` on a free port, over ``settings``' index; returns when /readyz says ready."""
-    port = _free_port()
-    environ = {**os.environ, "ASSISTANT_INDEX_DIR": str(settings.index_dir),
-               "ASSISTANT_FEEDBACK_DB": str(settings.feedback_db), **(env or {})}
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "serve", "--port", str(port), *args], env=environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"the server stopped: {proc.stdout.read()}")
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise AssertionError("the server did not become ready in 120 s")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    """`assistant serve` over ``settings``' index, once /readyz says ready."""
+    proc, url = launch({"ASSISTANT_INDEX_DIR": str(settings.index_dir),
+                        "ASSISTANT_FEEDBACK_DB": str(settings.feedback_db), **(env or {})}, *args)
+    wait_ready(proc, url)
+    return proc, url
 
 
 @pytest.mark.server
@@ -258,7 +229,7 @@ def test_a_real_server_for_openai_clients_and_the_page(chain, settings):
         assert upload.status_code in (400, 413)  # the mounted page takes no files either
         _page_answers(url)
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def _page_answers(url: str) -> None:
@@ -302,7 +273,7 @@ def test_two_workers_over_a_read_only_index_answer_as_one_process(chain, setting
             assert client.get(url + "/").status_code == 404  # the page needs one process (said at start)
             assert client.get(url + "/v1/info").json()["index_build"] == chain.index.manifest.build
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def test_a_model_asked_for_where_none_is_configured_is_a_400(api):

@@ -2,7 +2,6 @@
 browser (Playwright + Debian's Chromium)."""
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -12,22 +11,17 @@ from pathlib import Path
 import pytest
 
 from assistant.settings import ROOT
+from tests.processes import free_port
 
 pytestmark = pytest.mark.server
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def app(chain, settings):
     from assistant.ui import build_ui, launch_options
 
-    served = settings.with_(host="127.0.0.1", port=_free_port())
+    served = settings.with_(host="127.0.0.1", port=free_port())
     demo = build_ui(chain, served)
     demo.launch(**launch_options(served), prevent_thread_lock=True, quiet=True)
     port = served.port
@@ -335,7 +329,7 @@ def test_a_full_queue_is_refused_not_stalled(chain, settings):
 
     from assistant.ui import build_ui, launch_options
 
-    served = settings.with_(host="127.0.0.1", port=_free_port(), concurrency=1, max_queue=2)
+    served = settings.with_(host="127.0.0.1", port=free_port(), concurrency=1, max_queue=2)
     demo = build_ui(chain, served)
     demo.launch(**launch_options(served), prevent_thread_lock=True, quiet=True)
     url = f"http://127.0.0.1:{served.port}/"
@@ -361,7 +355,7 @@ def test_a_restart_keeps_the_conversation_and_says_it_is_reconnecting(browser, c
 
     from assistant.ui import build_ui, launch_options
 
-    served = settings.with_(host="127.0.0.1", port=_free_port())
+    served = settings.with_(host="127.0.0.1", port=free_port())
     url = f"http://127.0.0.1:{served.port}/"
     demo = build_ui(chain, served)
     demo.launch(**launch_options(served), prevent_thread_lock=True, quiet=True)
