@@ -156,7 +156,7 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
                 if "answer" in piece:
                     text += piece["answer"]
                     shown[-1] = {"role": "assistant", "content": _render_answer(text, {}, turn)}
-                    yield "", shown, saved, gr.skip()
+                    yield gr.skip(), shown, saved, gr.skip()  # a question typed meanwhile stays in the box
                 else:
                     result = dict(piece)
         except AssistantError as exc:
@@ -174,7 +174,7 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
                                    "abstained": bool(result.get("abstained")),
                                    "staff": staff_note(result) if settings.show_guard else ""}]
         saved = {**saved, "turns": turns}
-        yield "", _messages(saved), saved, ""
+        yield gr.skip(), _messages(saved), saved, ""
 
     def new_conversation():
         return [], _fresh(), "", "Started a new conversation."
