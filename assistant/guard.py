@@ -8,13 +8,14 @@ the sentence is removed:
 1. **a citation**: the sentence ends with (or contains) ``[n]``. A sentence without one is removed —
    unless it is a *gap statement* ("The guide does not say how much it costs."), which is not shown
    either (the chain says what the guide does not cover itself, deterministically) but is counted
-   apart: a reply of nothing but gap statements is the model declining.
+   apart: a reply of nothing but gap statements is the model declining (the chain then answers extractively).
 2. **a passage it was given**: every ``[n]`` is between 1 and the number of passages.
 3. **figures**: every number (digits or words: "three", "2.5"), with its unit when it has one
    ("800 mg", "50 %", "6 weeks"), appears in a cited passage with the same unit.
 4. **named things**: every specific word — a drug, a procedure, a condition, a name; the same test the
    question analyser uses (``Analyzer.is_specific``: medical vocabulary, rare words, proper nouns) —
-   appears in a cited passage (same stem or word family, ``text.related``).
+   appears in a cited passage (same stem or word family, ``text.related``); so does every
+   abbreviation ("CT", "PT", "NSAID"), letter for letter.
 5. **no added negation**: a "not", "never", "without"... in the sentence needs one in the passage
    sentence(s) it matches best ("rather than" and "instead" count).
 6. **support**: ``(overlap + similarity) / 2 >= SUPPORT``, where overlap is the share of the
@@ -290,10 +291,14 @@ class CitationGuard:
         """The named things of ``text`` that ``evidence`` does not contain."""
         capitalised = {m.group(1).lower() for m in re.finditer(r"(?<=[a-z,;:] )([A-Z][a-z]{2,})", text)}
         acronyms = set(re.findall(r"\b[A-Z]{2,6}\b", text))
-        have = {stem(w) for w in words(evidence)}
-        missing = []
+        said = set(words(evidence))
+        have = {stem(w) for w in said}
+        # an abbreviation names one thing (a test, a drug, a body): "CT", "PT", "NSAID" must be in the passage
+        missing = [a for a in sorted(acronyms) if a.lower() not in said]
         for word in dict.fromkeys(words(text)):
-            named = word in capitalised or word.upper() in acronyms or zipf(word) < NAMED_ZIPF
+            if word.upper() in acronyms:
+                continue
+            named = word in capitalised or zipf(word) < NAMED_ZIPF
             if len(word) < 3 or word.isdigit() or not named or not self.is_specific(word, word in capitalised):
                 continue
             s = stem(word)

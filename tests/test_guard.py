@@ -77,6 +77,10 @@ def guide(chain):
     ("Kyphoplasty is not a minimally invasive procedure.", "minimally invasive medical procedure", "negation"),
     ("Kyphoplasty is safer than open spine surgery.", "minimally invasive medical procedure", "'safer'"),
     ("You should avoid lifting heavy objects for a while after the procedure.", "facility setting", "not supported"),
+    # an abbreviation names one thing: two letters are enough ("IR" is in its passage, "CT" is not)
+    ("IR specialists use real-time imaging to guide the needle.", "IR specialists", None),
+    ("They use real-time imaging, such as a CT scan, to guide the needle.", "IR specialists",
+     "'CT' is not in the cited passage"),
 ])
 def test_each_sentence_is_judged_against_the_passage_it_cites(guide, sentence, phrase, reason):
     guard, cite = guide
