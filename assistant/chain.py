@@ -452,23 +452,20 @@ class AssistantChain(Runnable[Any, dict]):
                 evidence.append(ExtractiveGenerator.quote(chunk, sentence_no))
                 marks.append(f"[{numbers[chunk.id]}]")
             yield piece(f"{judgement.sentence} {''.join(marks)}", "\n\n" if len(report.kept) == 1 else " ")
-        declined = not report.kept and bool(report.gaps) and not report.dropped and not report.failure
-        if not report.kept and not declined:
-            report.fallback = f"the model failed ({report.failure})" if report.failure else "no sentence passed the guard"
+        if not report.kept:  # a model that only says the passages are silent is overruled: they answer it
+            report.fallback = (f"the model failed ({report.failure})" if report.failure
+                               else "the model said the passages do not answer it" if report.gaps and not report.dropped
+                               else "no sentence passed the guard")
         if report.failure:
             log.warning("The language model (%s) failed: %s; %s.", describe(answerer.llm), report.failure,
                         "answered extractively" if report.fallback else "its answer so far was kept")
         elif report.fallback:
-            log.info("The guard removed every sentence of the model's answer; answered extractively.")
+            log.info("No sentence of the model's answer stands (%s); answered extractively.", report.fallback)
         out["guard"] = report.as_dict()
         run.on_chain_end(out["guard"])
         if report.fallback:
             return False
         out["generator"] = "llm"
-        if declined:  # the model may decline more than the coverage check, never answer more
-            out.update(abstained=True, kind="not_covered")
-            yield piece(self._topics_text("not_covered.j2", coverage.notes, question.search, parts))
-            return True
         out["citations"] = self._citations(evidence, parts)[0]
         return True
 

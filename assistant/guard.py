@@ -9,6 +9,8 @@ the sentence is removed:
    unless it is a *gap statement* ("The guide does not say how much it costs."), which is not shown
    either (the chain says what the guide does not cover itself, deterministically) but is counted
    apart: a reply of nothing but gap statements is the model declining (the chain then answers extractively).
+   A sentence that stops where no sentence can (on "the", "of", "and", "are"; "The training is, which")
+   is removed as unfinished.
 2. **a passage it was given**: every ``[n]`` is between 1 and the number of passages.
 3. **figures**: every number (digits or words: "three", "2.5"), with its unit when it has one
    ("800 mg", "50 %", "6 weeks"), appears in a cited passage with the same unit.
@@ -54,6 +56,10 @@ from assistant.text import DERIVED, STOPWORDS, content_stems, related, stem, wor
 
 SUPPORT = 0.57  # calibrated: see the module docstring and scripts/calibrate_guard.py
 NEGATION_SCOPE = 4  # words after "not", "without", "rather than"... that it applies to
+# closed-class words no finished English sentence ends on (articles, prepositions, conjunctions, linking verbs)
+_CANNOT_END = frozenset("""a an the and or but nor of to in on at by for with from into than as is are was were
+    be been being which whose their its your our such including""".split())
+_BARE_LINK = re.compile(r"\b(?:is|are|was|were)\s*[,;]", re.I)  # "are:" opens a list: fine
 NAMED_ZIPF = 4.0  # a specific word rarer than this in English names a thing (a drug, a test, a procedure)
 MAX_SENTENCE_CHARS = 600  # a longer run without an end is judged as it is (and rarely passes)
 
@@ -223,6 +229,8 @@ class CitationGuard:
             if _GAP.search(text):
                 return Judgement(text, cited, kept=False, gap=True)
             return Judgement(text, cited, kept=False, reason="no citation")
+        if _incomplete(text):
+            return Judgement(text, cited, False, "an unfinished sentence")
         outside = [n for n in cited if not 1 <= n <= len(self.passages)]
         if outside:
             return Judgement(text, cited, False, f"cites [{outside[0]}], but there were {len(self.passages)} passages")
@@ -305,6 +313,14 @@ class CitationGuard:
             if s not in have and not any(related(s, h) for h in have):
                 missing.append(word)
         return missing
+
+
+def _incomplete(text: str) -> bool:
+    """A sentence that stops where it cannot: on an article, preposition, conjunction or linking verb
+    ("... the key factors are."), or a linking verb with nothing after it ("The training is, which ...").
+    Small models write these; they read as claims they never finish."""
+    tokens = words(text)
+    return bool(tokens) and (tokens[-1] in _CANNOT_END or bool(_BARE_LINK.search(text)))
 
 
 def _allowed(passage_figures: set[tuple[str, str]]) -> set[tuple[str, str]]:

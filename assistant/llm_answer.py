@@ -8,7 +8,7 @@ gives it only the passages it chose. ``ModelAnswerer.stream`` reads the reply as
 (``guard.CitationGuard``) and yields the ones that pass; the rest are counted with their reason.
 It stops reading a model that has written more unsupported sentences than supported ones (at
 least ``ABANDON_AFTER``), and ends at the deadline. What happens when nothing passed (the extractive
-answer, or a decline when the model only said what the passages do not cover) is the chain's choice.
+answer, also when the model only said what the passages do not cover) is the chain's choice.
 
 The prompt is ``prompts/llm_answer_system.j2`` and ``prompts/llm_answer.j2``: passages are numbered
 and wrapped in ``<passage>`` tags as data, never instructions.

@@ -19,7 +19,9 @@ rewriter, say): pass it to ``build_chain(rewriter=...)``; its text is then searc
 ``ModelRewriter`` is the history-aware rewriting of LangChain's RAG tutorials: with a language model
 configured, a follow-up is rewritten by the model into a standalone question
 (``prompts/llm_rewrite.j2``). Any failure — an error, the time limit, an empty or implausible reply —
-gives the heuristic resolution instead. A message that does not refer back is never sent to it.
+gives the heuristic resolution instead, and so does a reply that is not a question keeping the patient's
+own words (``keeps_the_question``: a small real model often answered instead of rewriting). A message
+that does not refer back is never sent to it.
 """
 
 from __future__ import annotations
@@ -151,10 +153,23 @@ class ModelRewriter:
             return heuristic
         text = next((line.strip().strip('"“”') for line in reply.splitlines() if line.strip()), "")
         text = re.sub(r"^(?:rewritten question|question|standalone question)\s*:\s*", "", text, flags=re.I)
-        if not any(ch.isalpha() for ch in text) or len(text) > max(300, 3 * len(question)):
+        if not any(ch.isalpha() for ch in text) or len(text) > max(300, 3 * len(question)) \
+                or not keeps_the_question(question, text):
             log.warning("The language model's rewrite of a follow-up was unusable; used the heuristic rewriter.")
             return heuristic
         return Resolution(text)
+
+
+def keeps_the_question(question: str, rewrite: str) -> bool:
+    """What the rewriting prompt asks for, checked: one question, that keeps every word of the patient's
+    own (a model that answers, summarises or drops "cost" from "how much does it cost?" fails), and that
+    resolved something (an unchanged follow-up is no better than the heuristic's resolution)."""
+    if not rewrite.rstrip().endswith("?"):
+        return False
+    have = {stem(w) for w in content_words(rewrite)}
+    own = {stem(w) for w in content_words(question) if w not in QUESTION_FILLER}
+    changed = " ".join(content_words(rewrite)) != " ".join(content_words(question))
+    return own <= have and changed
 
 
 def _gist(sentence: str, n: int = 3) -> str:

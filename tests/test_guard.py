@@ -81,6 +81,12 @@ def guide(chain):
     ("IR specialists use real-time imaging to guide the needle.", "IR specialists", None),
     ("They use real-time imaging, such as a CT scan, to guide the needle.", "IR specialists",
      "'CT' is not in the cited passage"),
+    # unfinished sentences a real small model wrote (SmolLM2-135M, in `assistant eval --generator llm`)
+    ("The primary specialists who perform Kyphoplasty are Orthopedic Spine Surgeons, and the key factors in "
+     "choosing a medical professional for this procedure are.", "three types of specialists", "unfinished"),
+    ("The provider’s training is, which includes image-guided procedures.", "IR specialists", "unfinished"),
+    ("The three types of specialists are: interventional radiologists, orthopedic spine surgeons and "
+     "neurosurgeons.", "three types of specialists", None),
 ])
 def test_each_sentence_is_judged_against_the_passage_it_cites(guide, sentence, phrase, reason):
     guard, cite = guide
