@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 import uuid
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from assistant.feedback import FeedbackStore
 from assistant.settings import Settings
 
 MAX_UPLOAD = "1kb"  # the page takes no files: Gradio's upload route refuses anything bigger than this
+REPAINT_AFTER = 0.15  # seconds: streamed pieces closer together than this reach the page as one update
 TYPING = '<span class="typing" role="status" aria-label="The assistant is answering">Looking in the guide…</span>'
 
 CSS = """
@@ -144,28 +146,31 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
             chain.parse({"question": message, "chat_history": []})
         except AssistantError as exc:
             gr.Warning(str(exc))
-            yield message, _messages(saved), saved, gr.skip()
+            yield message, _messages(saved), gr.skip(), gr.skip()
             return
         turn = len(saved["turns"])
         shown = _messages(saved) + [{"role": "user", "content": _inert(message.strip())},
                                     {"role": "assistant", "content": TYPING}]
-        yield "", shown, saved, ""
-        text, result = "", {}
+        yield "", shown, gr.skip(), ""  # the saved conversation changes once, with the whole answer
+        text, result, painted = "", {}, 0.0
         try:
             for piece in chain.stream({"question": message, "chat_history": _history(saved)}):
                 if "answer" in piece:
                     text += piece["answer"]
+                    if time.monotonic() - painted < REPAINT_AFTER:
+                        continue  # pieces that come quickly are shown together: fewer repaints in every browser
+                    painted = time.monotonic()
                     shown[-1] = {"role": "assistant", "content": _render_answer(text, {}, turn)}
-                    yield gr.skip(), shown, saved, gr.skip()  # a question typed meanwhile stays in the box
+                    yield gr.skip(), shown, gr.skip(), gr.skip()  # a question typed meanwhile stays in the box
                 else:
                     result = dict(piece)
         except AssistantError as exc:
             gr.Warning(str(exc))
-            yield message, _messages(saved), saved, gr.skip()
+            yield message, _messages(saved), gr.skip(), gr.skip()
             return
         except Exception:  # never a stack trace or a parse error on the patient's page
             gr.Warning("Sorry, something went wrong while answering. Please try again in a moment.")
-            yield message, _messages(saved), saved, gr.skip()
+            yield message, _messages(saved), gr.skip(), gr.skip()
             return
         result["answer"] = text
         turns = saved["turns"] + [{"question": message.strip(), "answer": text,
