@@ -61,6 +61,10 @@ _REQUEST = re.compile(
     r"|(?:one|another|my) (?:more )?question(?: is)?:?\s*)+", re.I)
 _ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|that|he|she|his|her|him|"
                       r"the procedure|the operation|the condition|the same|this one|that one|the two|both|either)\b", re.I)
+# "it", "this", "that" point at a thing, never at a person: told "my GP mentioned kyphoplasty… what is it?",
+# the patient asks about kyphoplasty, not about the GP
+_THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the procedure|the operation|the condition)\b", re.I)
+_PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
@@ -140,6 +144,7 @@ class Analyzer:
                          for entry in prompts.data("lay_terms.yaml") or []]
         data = prompts.data("question_types.yaml", ("types", "needs"))
         self.types = {name: re.compile(t["question"], re.I) for name, t in data["types"].items()}
+        self.people = re.compile(data["types"]["who"]["answer"], re.I)  # the words that answer "who?": persons
         self.needs = {name: re.compile(n["question"], re.I) for name, n in data["needs"].items()}
         self.need_unless = {name: re.compile(n["unless"], re.I) for name, n in data["needs"].items() if n.get("unless")}
         self.text_speak: dict[str, str] = {str(k): str(v) for k, v in (prompts.data("text_speak.yaml") or {}).items()}
@@ -192,6 +197,7 @@ class Analyzer:
         refers_back = bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
         carried: list[Term] = []
         if refers_back:
+            to_a_thing = bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
             seen = {t.stem for t in own}
             sources = [(context, False), (story, True)]
             if not context and not self._names(story):
@@ -203,6 +209,8 @@ class Analyzer:
                     if t.stem in seen or not ((t.specific or t.alternatives & self.corpus_stems) if names_only
                                               else known or t.specific):
                         continue
+                    if names_only and to_a_thing and self.people.search(t.word):
+                        continue  # the people of the story are not what "it" is
                     seen.add(t.stem)
                     carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, t.specific, True, t.alternatives,
                                         story=names_only))

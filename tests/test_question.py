@@ -16,6 +16,12 @@ def test_the_story_is_not_the_question(analyse):
     assert len(q.parts) == 1 and "definition" in q.parts[0].types
     assert "kyphoplasty" in q.parts[0].search  # "it" gets its subject from the story
     assert [t.word for t in q.parts[0].asked_terms] == []  # no word of its own: the story is context
+    assert "gp" not in q.parts[0].search.lower().split()  # "it" is a thing: the GP who mentioned it is not asked about
+
+
+def test_a_pronoun_for_a_person_still_carries_the_people_of_the_story(analyse):
+    q = analyse("A neurosurgeon mentioned kyphoplasty to my dad. What training do they have?")
+    assert "neurosurgeon" in q.parts[0].search.lower()
 
 
 def test_a_message_with_two_questions_has_two_parts(analyse):
