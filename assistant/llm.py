@@ -58,10 +58,11 @@ def build_llm(settings: Settings) -> BaseChatModel:
                       timeout=settings.llm_timeout, max_retries=0, temperature=0, max_tokens=settings.llm_max_tokens)
 
 
-def describe(llm: Any) -> str:
-    """'ChatOpenAI qwen2.5 at http://...' for log lines (never the key)."""
+def describe(llm: Any, address: bool = True) -> str:
+    """'ChatOpenAI qwen2.5 at http://...' for log lines (never the key; ``address=False``: no URL, for
+    what clients of the API see)."""
     name = getattr(llm, "model_name", None) or getattr(llm, "model", None) or ""
-    where = getattr(llm, "openai_api_base", None) or getattr(llm, "base_url", None) or ""
+    where = (getattr(llm, "openai_api_base", None) or getattr(llm, "base_url", None) or "") if address else ""
     return " ".join(str(p) for p in (type(llm).__name__, name, f"at {where}" if where else "") if p)
 
 

@@ -162,14 +162,23 @@ class ModelRewriter:
 
 def keeps_the_question(question: str, rewrite: str) -> bool:
     """What the rewriting prompt asks for, checked: one question, that keeps every word of the patient's
-    own (a model that answers, summarises or drops "cost" from "how much does it cost?" fails), and that
-    resolved something (an unchanged follow-up is no better than the heuristic's resolution)."""
+    own (a model that answers, summarises or drops "cost" from "how much does it cost?" fails), asks
+    the same thing (its question words: "who does it?" stays a who-question) with the same negation
+    ("is it not safe?" never becomes "is it safe?", nor the reverse), and resolved something (an
+    unchanged follow-up is no better than the heuristic's resolution)."""
     if not rewrite.rstrip().endswith("?"):
         return False
     have = {stem(w) for w in content_words(rewrite)}
     own = {stem(w) for w in content_words(question) if w not in QUESTION_FILLER}
     changed = " ".join(content_words(rewrite)) != " ".join(content_words(question))
-    return own <= have and changed
+    asks = _QUESTION_WORD.findall(question.lower())
+    same_ask = set(asks) <= set(_QUESTION_WORD.findall(rewrite.lower()))
+    same_negation = bool(_NEGATION.search(question)) == bool(_NEGATION.search(rewrite))
+    return own <= have and changed and same_ask and same_negation
+
+
+_QUESTION_WORD = re.compile(r"\b(who|whom|whose|what|which|where|when|why|how)\b")
+_NEGATION = re.compile(r"\b(not|never|no|none|nobody|nothing|neither|nor|without)\b|n't\b", re.I)
 
 
 def _gist(sentence: str, n: int = 3) -> str:

@@ -87,4 +87,5 @@ class AskResult(BaseModel):
     history_trimmed: int = Field(0, description="earlier messages dropped or cut to stay within the limits")
     generator: Literal["extractive", "llm"] = Field("extractive", description="who wrote the answer")
     guard: dict | None = Field(None, description="with a model: what the citation guard kept and dropped, and why "
-                                                 "(kept, dropped, reasons, fallback, failure)")
+                                                 "(kept, dropped, reasons, fallback, failure); reasons and gaps "
+                                                 "hold the removed, unsupported sentences: for staff, never patients")

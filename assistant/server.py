@@ -461,13 +461,13 @@ def _flags(result: dict) -> dict:
 
 
 def _generator_name(chain: AssistantChain) -> str:
-    """'extractive', or 'llm: ChatOpenAI qwen2.5 at http://...' (never the key)."""
+    """'extractive', or 'llm: ChatOpenAI qwen2.5' (never the key, nor the model server's address)."""
     model = chain.model()
     if model is None:
         return chain.settings.generator
     from assistant.llm import describe
 
-    return f"llm: {describe(model[0].llm)}" if hasattr(model[0], "llm") else "llm"
+    return f"llm: {describe(model[0].llm, address=False)}" if hasattr(model[0], "llm") else "llm"
 
 
 def _plain(exc: Exception) -> str:

@@ -221,6 +221,19 @@ def test_a_rewrite_that_is_not_the_patients_question_is_not_used(chain, reply, c
     assert any("rewrite of a follow-up was unusable" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.parametrize("question, rewrite, kept", [
+    ("and who does it?", 'The patient\'s newest message: "What is kyphoplasty?"', False),  # a reviewer saw this
+    ("is it not safe?", "Is kyphoplasty safe?", False),  # the negation dropped
+    ("who does it?", "Who does not perform kyphoplasty?", False),  # a negation added
+    ("and who does it?", "Who performs kyphoplasty?", True),
+    ("is that why she's lost height?", "Is a vertebral compression fracture why she has lost height?", True),
+])
+def test_a_rewrite_must_ask_the_same_thing(question, rewrite, kept):
+    from assistant.rewrite import keeps_the_question
+
+    assert keeps_the_question(question, rewrite) is kept
+
+
 def test_a_chat_model_passed_as_the_generator_writes_the_answer(settings, embedder, numbers):
     c = build_chain(settings, embedder=embedder, generator=model(FAITHFUL.format(**numbers)))
     assert c.invoke(WHO)["generator"] == "llm"
