@@ -457,7 +457,8 @@ def _page(citation: dict) -> str:
 
 
 def _flags(result: dict) -> dict:
-    return {key: result.get(key) for key in ("abstained", "urgent", "kind", "missing", "notice", "search_query")}
+    keys = ("abstained", "urgent", "kind", "missing", "notice", "search_query", "generator")
+    return {key: result.get(key) for key in keys}
 
 
 def _generator_name(chain: AssistantChain) -> str:

@@ -181,6 +181,7 @@ def test_openai_routes_ignore_system_prompts_and_cite(api, chain):
     assert content.startswith(chain.invoke(QUESTION)["answer"])
     assert "\n\nSources:\n[1] kyphoplasty.md" in content and "$5" not in content
     assert reply["citations"][0]["id"] == 1 and reply["assistant"]["abstained"] is False
+    assert reply["assistant"]["generator"] == "extractive"
     r = api.post("/v1/chat/completions", json={"messages": [{"role": "assistant", "content": "hi"}]})
     assert r.status_code == 400 and "last message" in r.json()["error"]["message"]
     r = api.post("/v1/chat/completions", json={"messages": []})
