@@ -379,8 +379,6 @@ class AssistantChain(Runnable[Any, dict]):
             out["citations"] = citations
             for i, quote in enumerate(quotes):
                 yield piece(f"{quote.text} [{numbers[quote.chunk_id]}]", "\n\n" if i == 0 else " ")
-        if out["abstained"]:  # the model declined: its decline says what is not covered
-            return _finish(out, said)
         if coverage.notes:
             yield piece(self.prompts.render("partial_note.j2", source_name=self.source_name, notes=list(coverage.notes)))
         if screening.decision:

@@ -43,7 +43,7 @@ QUESTION_FILLER = frozenset(
     read reading look looking find found done normally probably definitely certainly honestly roughly ever
     even already maybe perhaps quite pretty rather well""".split()
 )
-_WH = ("what", "who", "whom", "whose", "how", "why", "when", "where", "which")
+WH_WORDS = ("what", "who", "whom", "whose", "how", "why", "when", "where", "which")
 _AUX = ("is", "are", "was", "were", "am", "do", "does", "did", "can", "could", "will", "would", "should",
         "shall", "may", "might", "must", "has", "have", "had", "isn't", "aren't", "don't", "doesn't", "can't",
         "won't", "wouldn't", "shouldn't", "couldn't")
@@ -74,7 +74,7 @@ _CLAUSE_SPLIT = re.compile(
     r"(?<=[?!])\s*|(?<=[.;])\s+|\n+|,\s+(?=(?:what|who|how|why|when|where|which|is|are|can|could|do|does|will|would|should)\s)"
     r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
     r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
-_QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(_WH + _AUX)})\b", re.I)
+_QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + _AUX)})\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -321,7 +321,7 @@ def restate(question: str) -> str:
         if low[0] in _AUX and len(tokens) > 1:
             clause = _declarative(low[0], tokens[1:])
             return "whether " + _swap(clause)
-        if low[0] in _WH:
+        if low[0] in WH_WORDS:
             n = 1
             if low[0] in ("how", "what", "which", "whose") and len(low) > 1 and low[1] not in _AUX:
                 n = 2  # "how long", "which doctor", "what kind of doctor"

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant.question import QUESTION_FILLER
+from assistant.question import QUESTION_FILLER, WH_WORDS
 from assistant.text import content_words, stem
 
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"
@@ -168,16 +168,16 @@ def keeps_the_question(question: str, rewrite: str) -> bool:
     unchanged follow-up is no better than the heuristic's resolution)."""
     if not rewrite.rstrip().endswith("?"):
         return False
-    have = {stem(w) for w in content_words(rewrite)}
-    own = {stem(w) for w in content_words(question) if w not in QUESTION_FILLER}
-    changed = " ".join(content_words(rewrite)) != " ".join(content_words(question))
-    asks = _QUESTION_WORD.findall(question.lower())
-    same_ask = set(asks) <= set(_QUESTION_WORD.findall(rewrite.lower()))
+    theirs, mine = content_words(rewrite), content_words(question)
+    have = {stem(w) for w in theirs}
+    own = {stem(w) for w in mine if w not in QUESTION_FILLER}
+    changed = theirs != mine
+    same_ask = set(_QUESTION_WORD.findall(question.lower())) <= set(_QUESTION_WORD.findall(rewrite.lower()))
     same_negation = bool(_NEGATION.search(question)) == bool(_NEGATION.search(rewrite))
     return own <= have and changed and same_ask and same_negation
 
 
-_QUESTION_WORD = re.compile(r"\b(who|whom|whose|what|which|where|when|why|how)\b")
+_QUESTION_WORD = re.compile(rf"\b({'|'.join(WH_WORDS)})\b")
 _NEGATION = re.compile(r"\b(not|never|no|none|nobody|nothing|neither|nor|without)\b|n't\b", re.I)
 
 

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import IO
 
 import httpx
 import pytest
@@ -26,14 +27,19 @@ def launch(env: dict[str, str], *args: str) -> tuple[subprocess.Popen, str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def wait_ready(proc: subprocess.Popen, url: str, seconds: float = 120) -> None:
-    """Until /readyz says ready; fails with the server's output if it stops first."""
+def wait_ready(proc: subprocess.Popen, url: str, seconds: float = 120, health: str = "/readyz",
+               log: IO[str] | None = None) -> None:
+    """Until ``url + health`` answers 200; fails with the server's output (its pipe, or the file ``log``
+    it writes to) if it stops first."""
     deadline = time.time() + seconds
     while time.time() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"the server stopped: {proc.stdout.read()}")
+            if log is not None:
+                log.seek(0)
+            output = log.read()[-2000:] if log is not None else proc.stdout.read()
+            pytest.fail(f"the server stopped: {output}")
         try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+            if httpx.get(url + health, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -12,12 +12,11 @@ import subprocess
 import tempfile
 import time
 
-import httpx
 import pytest
 
 from assistant.chain import AssistantChain
 from scripts.local_llm import MODEL_NAME, server_command
-from tests.processes import free_port
+from tests.processes import free_port, stop, wait_ready
 
 pytestmark = [pytest.mark.model, pytest.mark.server, pytest.mark.slow]
 
@@ -32,27 +31,8 @@ def start_model() -> tuple[subprocess.Popen, str]:
     log = tempfile.TemporaryFile("w+")  # llama.cpp logs a lot: a pipe would fill up and stall it
     proc = subprocess.Popen(server_command(port), stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            log.seek(0)
-            pytest.fail(f"the model server stopped: {log.read()[-2000:]}")
-        try:
-            if httpx.get(url + "/models", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    pytest.fail("the model server did not start in 120 s")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    wait_ready(proc, url, health="/models", log=log)
+    return proc, url
 
 
 @pytest.fixture(scope="module")
