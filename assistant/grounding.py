@@ -177,7 +177,7 @@ class Grounder:
         results = [self.decide(r) for r in results]
         if not any(r.part.terms or r.part.types for r in results):
             return Coverage("unclear", tuple(results))
-        notes = tuple(r.note for r in results if r.note)
+        notes = tuple(dict.fromkeys(r.note for r in results if r.note))
         missing = tuple(x for r in results for x in (r.absent or r.unmet or (() if r.covered else (r.part.restated,))))
         if all(r.covered for r in results):
             return Coverage("partial" if notes else "answer", tuple(results), notes, missing)

@@ -30,6 +30,7 @@ CARRIED_WEIGHT = 0.4  # a word carried from the story or an earlier turn counts 
 PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
 MAX_PARTS = 4
+MAX_FRAGMENT = 3  # a question of at most this many words that is not a sentence ("a brace?") names a thing
 MAX_RESTATED = 140  # a longer question is not restated in a note (the note would read as an echo)
 
 # Words that shape a question but never say what it is about ("how long", "what kind", "tell me").
@@ -114,8 +115,11 @@ class Part:
 
     @property
     def specific(self) -> tuple[Term, ...]:
-        """Named things the part asks about: its own, and those of the same message's story it refers to."""
-        return tuple(t for t in self.terms if t.specific and (not t.carried or t.story))
+        """Named things the part asks about: its own; failing those, the ones of the same message's
+        story it refers to ("...offered vertebroplasty. What's the difference?"). A part that names
+        its own ("why send him to a neurosurgeon?") is not about the story's MRI."""
+        own = tuple(t for t in self.terms if t.specific and not t.carried)
+        return own or tuple(t for t in self.terms if t.specific and t.story)
 
 
 @dataclass(frozen=True)
@@ -301,9 +305,11 @@ _SWAP = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "your
 _DO = {"do": "", "does": "VBZ", "did": "VBD"}
 _PREPOSITIONS = {"for", "to", "in", "on", "at", "after", "before", "with", "without", "from", "by", "during", "of",
                  "about", "if", "or", "and", "than", "like", "under", "over", "into"}
+_CLAUSE_LINKS = {"if", "or", "and", "than"}  # start a clause of their own, not a phrase of the subject
 _BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any", "each", "every", "all"}
 _POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
+_MODIFIERS = {"other", "same", "first", "second", "third", "last", "next", "only"}  # before a noun, like adjectives
 _SUBJECT_PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those"}
 
 
@@ -335,6 +341,8 @@ def restate(question: str) -> str:
             if rest and rest[0].lower() in _AUX and len(rest) > 1 and not subject_question:
                 return _swap(" ".join(wh).lower() + " " + _declarative(rest[0].lower(), rest[1:]))
             return _swap(" ".join([wh[0].lower(), *wh[1:], *rest]))
+        if len(tokens) <= MAX_FRAGMENT and low[0] not in _SUBJECT_PRONOUNS and question.rstrip().endswith("?"):
+            return "anything about " + _swap(" ".join(tokens))  # "a brace?", "painkillers?" in a list of options
     except IndexError:
         pass
     return ""  # not a question (perhaps an instruction): never echoed back in a note
@@ -349,7 +357,7 @@ def _declarative(aux: str, rest: list[str]) -> str:
             tail = [_inflect(tail[0], _DO[aux], " ".join(subject))] + tail[1:]
         return " ".join(subject + tail)
     aux = {"isn't": "is not", "aren't": "are not", "can't": "cannot", "won't": "will not"}.get(aux, aux)
-    if aux in _BE and tail and tail[0].lower() in _PREPOSITIONS:
+    if aux in _BE and tail and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS:
         return " ".join(subject + tail + [aux])  # "how long recovery after kyphoplasty is"
     return " ".join(subject + [aux] + tail)
 
@@ -363,7 +371,11 @@ def _subject_length(tokens: list[str], be: bool = False) -> int:
     if low[0] in _SUBJECT_PRONOUNS or (low[0] in _SWAP and low[0] not in _POSSESSIVES):
         return 1
     i = 2 if low[0] in _DETERMINERS | _POSSESSIVES and len(low) > 1 else 1
-    while i < len(low) and low[i] not in _PREPOSITIONS and not _can_be_verb(low[i]):
+    while i < len(low) and low[i] not in _PREPOSITIONS | _DETERMINERS:  # "is my mum | a good candidate"
+        after_modifier = low[i - 1] in _DETERMINERS | _POSSESSIVES | _MODIFIERS or (
+            low[i - 1] not in ("one", "ones") and _can_be_adjective(low[i - 1]))
+        if _can_be_verb(low[i]) and not ((after_modifier or be) and _can_be_noun(low[i])):
+            break  # "the other options", "is the success rate": nouns, even if "option" and "rate" can be verbs
         if be and _can_be_adjective(low[i]):
             break
         i += 1
@@ -375,6 +387,13 @@ def _can_be_verb(word: str) -> bool:
     from lemminflect import getAllLemmas
 
     return "VERB" in getAllLemmas(word) or word in _AUX
+
+
+@lru_cache(maxsize=4096)
+def _can_be_noun(word: str) -> bool:
+    from lemminflect import getAllLemmas
+
+    return "NOUN" in getAllLemmas(word)
 
 
 @lru_cache(maxsize=4096)

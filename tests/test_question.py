@@ -24,6 +24,14 @@ def test_a_pronoun_for_a_person_still_carries_the_people_of_the_story(analyse):
     assert "neurosurgeon" in q.parts[0].search.lower()
 
 
+def test_a_question_that_names_its_own_subject_does_not_need_the_story_named_things(analyse):
+    q = analyse("The MRI showed the broken bone is close to the nerves, though he has no new symptoms. "
+                "Why would they send him to a neurosurgeon?")
+    assert [t.word for t in q.parts[0].specific] == ["neurosurgeon"]
+    q = analyse("The surgeon offered vertebroplasty instead. Is it any safer?")
+    assert "vertebroplasty" in [t.word for t in q.parts[0].specific]  # names nothing itself: the story's thing
+
+
 def test_a_message_with_two_questions_has_two_parts(analyse):
     q = analyse("My dad is 82. Who actually does this procedure, and roughly how much is it going to cost us?")
     assert len(q.parts) == 2
@@ -63,6 +71,13 @@ def test_text_speak_and_typos_are_normalised(analyse):
     ("when can I drive again", "when you can drive again"),
     ("Will my health insurance pay for it?", "whether your health insurance will pay for it"),
     ("who does it?", "who does it"),
+    ("what are the other options if she doesn't want the operation?",
+     "what the other options are if she doesn't want the operation"),  # "option" can be a verb; here a noun
+    ("what is the success rate for the procedure?", "what the success rate for the procedure is"),
+    ("does the other doctor do it?", "whether the other doctor does it"),
+    ("is my mum a good candidate?", "whether your mum is a good candidate"),
+    ("a brace?", "anything about a brace"),  # an option in a list, asked as a fragment
+    ("it?", ""),
 ])
 def test_restatement_for_notes(question, restated):
     assert restate(question) == restated
