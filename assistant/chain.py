@@ -42,10 +42,11 @@ from assistant.embeddings import Embedder, cached_vectors, shared_embedder
 from assistant.errors import AssistantError, InvalidQuestion, SettingsError
 from assistant.grounding import Coverage, Grounder, PartResult
 from assistant.guard import SUPPORT, CitationGuard, EvidenceVectors, GuardReport
-from assistant.index import Index, current_build, ensure_index, index_version, open_index
+from assistant.index import Index, ensure_index, open_index
 from assistant.ingest import Chunk
 from assistant.llm import build_llm, deadline_after, describe
 from assistant.llm_answer import ModelAnswerer
+from assistant.manifest import current_build, index_version
 from assistant.prompts import Prompts
 from assistant.question import Analyzer, Question
 from assistant.ranker import Cues, default_ranker

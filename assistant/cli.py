@@ -97,8 +97,8 @@ def _corpus_args(p: argparse.ArgumentParser) -> None:
 
 
 def _index(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.build import build_index
     from assistant.embeddings import shared_embedder
-    from assistant.index import build_index
 
     start = time.perf_counter()
     manifest, built = build_index(settings, shared_embedder(settings.embedding_model), force=args.rebuild)
@@ -115,7 +115,7 @@ def _index(args: argparse.Namespace, settings: Settings) -> int:
 
 def _sources(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.errors import IndexMissing
-    from assistant.index import current_manifest
+    from assistant.manifest import current_manifest
 
     manifest = current_manifest(settings)
     if manifest is None:

@@ -8,7 +8,7 @@ chunk keeps its source file, section, PDF page, character offsets and the offset
 sentences, so a citation can point at the exact sentence and page used. A chunk never crosses a
 section or a page.
 
-Does not embed or store anything: see ``index.py``.
+Does not embed or store anything: see ``build.py``.
 """
 
 from __future__ import annotations

@@ -25,21 +25,12 @@ from dataclasses import asdict
 from pathlib import Path
 from urllib.parse import urlparse
 
+from assistant.build import add_chunks, count_changes, embed_texts, file_record, readable_scan
 from assistant.embeddings import Embedder
 from assistant.errors import CorpusError, IndexError_, IndexMissing, IndexStale, SettingsError
-from assistant.index import (
-    COSINE,
-    Index,
-    Manifest,
-    add_chunks,
-    count_changes,
-    embed_texts,
-    expected_manifest,
-    file_record,
-    read_collection,
-    readable_scan,
-)
+from assistant.index import COSINE, Index, read_collection
 from assistant.ingest import chunk_document, read_documents, scan_corpus
+from assistant.manifest import Manifest, expected_manifest
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -47,7 +47,7 @@ if cfg["mode"] == "peer":
     t = time.perf_counter(); peer = TutorialPipeline(settings.corpus_dir, emb, Path(cfg["index"]) / "peer")
     out["build_s"] = time.perf_counter() - t; out["chunks"] = peer.chunks
 else:
-    from assistant.index import build_index
+    from assistant.build import build_index
     emb = Embedder(settings.embedding_model, backend=cfg["backend"]); emb.warm_up()
     t = time.perf_counter(); manifest, _ = build_index(settings, emb, force=True)
     out["build_s"] = time.perf_counter() - t; out["chunks"] = manifest.chunk_count

@@ -37,7 +37,7 @@ from pathlib import Path
 from assistant.settings import Settings, set_offline_env
 set_offline_env()
 from assistant.embeddings import shared_embedder
-from assistant.index import build_index
+from assistant.build import build_index
 cfg = json.loads(sys.argv[1])
 settings = Settings(corpus_dir=Path(cfg["corpus"]), index_dir=Path(cfg["index"]))
 emb = shared_embedder(settings.embedding_model)

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from assistant.build import build_index
 from assistant.chain import build_chain
 from assistant.errors import IndexError_, IndexMissing
-from assistant.index import build_index
 from assistant.settings import ROOT, Settings
 from tests.processes import free_port, launch, stop, wait_ready
 

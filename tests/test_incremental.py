@@ -4,10 +4,13 @@ import json
 
 import pytest
 
-import assistant.index as index_module
+import assistant.build as build_module
+import assistant.manifest as manifest_module
+from assistant.build import build_index
 from assistant.cli import main
 from assistant.errors import IndexStale
-from assistant.index import build_index, open_index, read_manifest
+from assistant.index import open_index
+from assistant.manifest import read_manifest
 from assistant.settings import Settings
 
 TEA = "# Green tea\n\nGreen tea is made from unoxidised leaves. It is popular in Japan.\n"
@@ -80,13 +83,13 @@ def test_removing_a_file_embeds_nothing(own, embedder, embedded):
 def test_a_previous_build_that_cannot_be_copied_is_written_afresh(own, embedder, embedded, monkeypatch):
     build_index(own, embedder)
     before = _stored(own, embedder)
-    real = index_module._patched_copy
+    real = build_module._patched_copy
 
     def unusable(*args):
         real(*args)
-        raise index_module._CopyUnusable("a graph file changed while it was copied")
+        raise build_module._CopyUnusable("a graph file changed while it was copied")
 
-    monkeypatch.setattr(index_module, "_patched_copy", unusable)
+    monkeypatch.setattr(build_module, "_patched_copy", unusable)
     embedded.clear()
     (own.corpus_dir / "coffee.md").write_text(COFFEE)
     manifest, built = build_index(own, embedder)
@@ -110,7 +113,7 @@ def test_chunking_text_analysis_or_rebuild_embed_everything(own, embedder, embed
     embedded.clear()
     settings = own.with_(chunk_size=300) if change == "chunking" else own
     if change == "analysis":  # e.g. the stopword list in text.py was edited
-        monkeypatch.setattr(index_module, "analysis_fingerprint", lambda: "another-analysis")
+        monkeypatch.setattr(manifest_module, "analysis_fingerprint", lambda: "another-analysis")
         with pytest.raises(IndexStale, match="text analysis changed"):
             open_index(settings, embedder)
     manifest, built = build_index(settings, embedder, force=change == "rebuild")

@@ -4,8 +4,10 @@ import json
 
 import pytest
 
+from assistant.build import build_index
 from assistant.errors import IndexError_, IndexMissing, IndexStale
-from assistant.index import FORMAT_VERSION, build_index, ensure_index, open_index, read_manifest
+from assistant.index import ensure_index, open_index
+from assistant.manifest import FORMAT_VERSION, read_manifest
 from assistant.settings import Settings
 
 

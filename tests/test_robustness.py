@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from assistant.build import build_index
 from assistant.errors import AssistantError, CorpusError, IndexDamaged, InvalidQuestion, SettingsError
 from assistant.feedback import FeedbackStore
-from assistant.index import build_index, ensure_index, open_index, read_manifest
+from assistant.index import ensure_index, open_index
 from assistant.ingest import Document, chunk_document, load_corpus
+from assistant.manifest import read_manifest
 from assistant.safety import clean
 from assistant.settings import Settings
 from tests.conftest import ask
@@ -81,11 +83,11 @@ def populated(tmp_path_factory):
 
 
 def _graph_file(settings, name="data_level0.bin"):
-    from assistant.index import _HNSW_HEADER
+    from assistant.hnsw_check import HNSW_HEADER
 
     manifest = read_manifest(settings.index_dir)
     for path in sorted((settings.index_dir / manifest.build).rglob(name)):
-        header = _HNSW_HEADER.unpack((path.parent / "header.bin").read_bytes()[: _HNSW_HEADER.size])
+        header = HNSW_HEADER.unpack((path.parent / "header.bin").read_bytes()[: HNSW_HEADER.size])
         if header[3] > 0:  # a segment with nodes on disk
             return path
     pytest.fail("no HNSW graph on disk")
