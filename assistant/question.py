@@ -66,6 +66,8 @@ _ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|t
 # the patient asks about kyphoplasty, not about the GP
 _THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the procedure|the operation|the condition)\b", re.I)
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
+# words someone quotes from what they were told ('through the skin', "a day case"): what "that" asks about
+_QUOTED = re.compile(r"(?:^|(?<=[\s(]))['‘\"“]([^'’\"”]{3,60})['’\"”](?=[\s.,;:!?)]|$)")
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
@@ -194,8 +196,9 @@ class Analyzer:
         """One asked clause. When it refers back ("what is it?"), it carries the subject of the
         conversation (``context``: every word of it that the corpus knows) and of the story told
         before it in the same message (only its named things and lay names of corpus concepts: "my GP
-        mentioned kyphoplasty" gives "kyphoplasty", not "GP"; "a crushed bone" gives "crushed");
-        failing both, the corpus's own subject (one-document corpora)."""
+        mentioned kyphoplasty" gives "kyphoplasty", not "GP"; "a crushed bone" gives "crushed"; and
+        every word the story quotes, when "it"/"that" points at a thing); failing both, the corpus's
+        own subject (one-document corpora)."""
         core = _REQUEST.sub("", _FILLER_START.sub("", clause)).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
         refers_back = bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
@@ -218,6 +221,11 @@ class Analyzer:
                     seen.add(t.stem)
                     carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, t.specific, True, t.alternatives,
                                         story=names_only))
+            if to_a_thing:  # "the doctor said it's done 'through the skin'. What does that mean?"
+                for t in self.terms(" ".join(_QUOTED.findall(story))):
+                    if t.stem not in seen:
+                        seen.add(t.stem)
+                        carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, False, True, t.alternatives))
         search = " ".join([core, *expansion, *(t.word for t in carried)])
         return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried))
 

@@ -19,6 +19,15 @@ def test_the_story_is_not_the_question(analyse):
     assert "gp" not in q.parts[0].search.lower().split()  # "it" is a thing: the GP who mentioned it is not asked about
 
 
+def test_words_the_story_quotes_are_what_that_asks_about(analyse):
+    q = analyse("I had a bad time with an operation years ago. The doctor said this one is done 'through the skin'. "
+                "What does that actually mean?")
+    assert "skin" in q.parts[0].search.split()
+    assert not q.parts[0].specific  # searched for, not required
+    q = analyse("My GP said 'wait and see'. Who does kyphoplasty?")
+    assert "wait" not in q.parts[0].search  # a question with its own subject borrows nothing
+
+
 def test_a_pronoun_for_a_person_still_carries_the_people_of_the_story(analyse):
     q = analyse("A neurosurgeon mentioned kyphoplasty to my dad. What training do they have?")
     assert "neurosurgeon" in q.parts[0].search.lower()
