@@ -57,10 +57,13 @@ class PartResult:
     words_found: float = 0.0  # the largest share of the part's words (or their clinical names) in one sentence
     labels: dict[str, str] = field(default_factory=dict)  # plain words for each kind of need
     fetched: list[Passage] = field(default_factory=list)  # every passage searched
+    silent: bool = False  # not answered because the other side of its comparison is not: no note of its own
 
     @property
     def note(self) -> str:
         """What the source does not cover, in words for the note ('' when fully answered)."""
+        if self.silent:
+            return ""
         if self.absent:
             return "mention " + _join(self.absent)
         if not self.covered:
@@ -175,6 +178,9 @@ class Grounder:
 
     def assess(self, question: Question, results: list[PartResult]) -> Coverage:
         results = [self.decide(r) for r in results]
+        for r in results:  # a difference needs both sides: one the source lacks leaves nothing to compare
+            if r.covered and any(o.part.compares == r.part.compares and not o.covered for o in results if o.part.compares):
+                r.covered, r.unmet, r.silent = False, (), True
         if not any(r.part.terms or r.part.types for r in results):
             return Coverage("unclear", tuple(results))
         notes = tuple(dict.fromkeys(r.note for r in results if r.note))

@@ -21,7 +21,7 @@ words corrected (``text.Speller``). No model runs here; embeddings are computed 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, near_common_word, stem, words, zipf
@@ -68,6 +68,15 @@ _THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the pro
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
 # words someone quotes from what they were told ('through the skin', "a day case"): what "that" asks about
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))['‘\"“]([^'’\"”]{3,60})['’\"”](?=[\s.,;:!?)]|$)")
+# "what's the difference between X and Y?", "X vs Y", "how does X compare with Y?", "X vs Y, what's the diff"
+_DIFF_TAIL = re.compile(r"[\s,;:-]*(?:so\s+)?(?:what'?s|whats|what is|what are) the (?:main |real |big )?diff\w*\W*$", re.I)
+_COMPARE = re.compile(
+    r"\b(?:(?:the |any |a )?(?:main |real |big )?differences? between|compare|comparing)\s+"
+    r"(?P<a>.+?)\s+(?:and|with|to|vs\.?|versus)\s+(?P<b>[^?]+?)\W*$"
+    r"|^\W*(?:(?:what|how) about\s+)?(?P<a2>[^,?]+?)\s+(?:vs\.?|versus)\s+(?P<b2>[^?]+?)\W*$"
+    r"|^\W*(?:how (?:does|do|would|is|are) )?(?P<a3>[^,?]+?)\s+(?:compared?|differs?|different)\s+(?:with|to|from)\s+"
+    r"(?P<b3>[^?]+?)\W*$", re.I)
+MAX_COMPARED_WORDS = 6
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
@@ -101,6 +110,7 @@ class Part:
     needs: tuple[str, ...]
     terms: tuple[Term, ...]
     echo: bool = True  # False: never restate this part in a note (the message held an injection)
+    compares: str = ""  # the comparison this part is one side of ("the difference between X and Y")
 
     @property
     def restated(self) -> str:
@@ -171,7 +181,13 @@ class Analyzer:
         parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
         for i in asking[:MAX_PARTS]:
             before = " ".join(c for j, c in enumerate(clauses) if j < i and j not in asking)
-            parts.append(self.part(clauses[i], context, before))
+            compared = _compared(clauses[i])
+            if compared:  # "what's the difference between X and Y?": what each one is, side by side
+                parts += [replace(self.part(f"what is {thing}?", context, before), compares=clauses[i])
+                          for thing in compared]
+            else:
+                parts.append(self.part(clauses[i], context, before))
+        parts = parts[:MAX_PARTS]
         # a part with no word of its own ("and the cost?") may borrow from the part before it
         return Question(message, text, tuple(parts), tuple(story), bool(context), previous,
                         recall=bool(previous and _RECALL.search(text)), more=bool(previous and _MORE.search(text)))
@@ -292,6 +308,19 @@ class Analyzer:
         return word in self.vocabulary or not near_common_word(word)  # a drug or brand, not 'docter'
 
 
+def _compared(clause: str) -> tuple[str, str] | None:
+    """The two things a "what's the difference between X and Y?" / "X vs Y" question compares, or None."""
+    text = _DIFF_TAIL.sub("", clause.strip())
+    m = _COMPARE.search(text)
+    if not m:
+        return None
+    pair = (m.group("a") or m.group("a2") or m.group("a3"), m.group("b") or m.group("b2") or m.group("b3"))
+    things = tuple(re.sub(r"^\W*(?:a|an|the)\s+|\W+$", "", t, flags=re.I) for t in pair)
+    if not all(content_words(t) and len(t.split()) <= MAX_COMPARED_WORDS for t in things):
+        return None
+    return things  # type: ignore[return-value]
+
+
 def specificity(word: str) -> float:
     """How much a word says what is asked: 1 for rare words, about 0.3 for everyday ones."""
     return round(min(1.0, max(0.25, (7.0 - zipf(word)) / 3.5)), 3)
@@ -379,7 +408,12 @@ def _subject_length(tokens: list[str], be: bool = False) -> int:
     if low[0] in _SUBJECT_PRONOUNS or (low[0] in _SWAP and low[0] not in _POSSESSIVES):
         return 1
     i = 2 if low[0] in _DETERMINERS | _POSSESSIVES and len(low) > 1 else 1
-    while i < len(low) and low[i] not in _PREPOSITIONS | _DETERMINERS:  # "is my mum | a good candidate"
+    while i < len(low):
+        if low[i] in ("or", "and") and i + 1 < len(low) and low[i + 1] not in _AUX:
+            i += 2 if low[i + 1] in _DETERMINERS | _POSSESSIVES else 1  # "a radiologist or a surgeon": one subject
+            continue
+        if low[i] in _PREPOSITIONS | _DETERMINERS:  # "is my mum | a good candidate"
+            break
         after_modifier = low[i - 1] in _DETERMINERS | _POSSESSIVES | _MODIFIERS or (
             low[i - 1] not in ("one", "ones") and _can_be_adjective(low[i - 1]))
         if _can_be_verb(low[i]) and not ((after_modifier or be) and _can_be_noun(low[i])):

@@ -38,3 +38,14 @@ def test_figures_missing_from_a_good_answer_make_it_partial(chain):
 
 def test_nothing_of_the_corpus_is_off_topic(chain):
     assert ask(chain, "What is the capital of France?")["kind"] == "off_topic"
+
+
+def test_a_difference_is_answered_with_what_each_side_is(chain):
+    out = ask(chain, "nuerosurgeon vs orthapedic surgen whats the diff")
+    assert out["kind"] == "answer"
+    assert "Neurosurgeons are specialists" in out["answer"] and "Orthopedic Spine Surgeons specialize" in out["answer"]
+
+
+def test_a_difference_with_one_side_missing_is_not_answered_by_the_other_side(chain):
+    out = ask(chain, "What's the difference between kyphoplasty and vertebroplasty?")
+    assert out["kind"] == "not_covered" and out["notes"] == ["mention vertebroplasty"] and out["citations"] == []

@@ -41,6 +41,17 @@ def test_a_question_that_names_its_own_subject_does_not_need_the_story_named_thi
     assert "vertebroplasty" in [t.word for t in q.parts[0].specific]  # names nothing itself: the story's thing
 
 
+@pytest.mark.parametrize("message, things", [
+    ("what's the difference between a neurosurgeon and an orthopedic surgeon?", ["neurosurgeon", "orthopedic surgeon"]),
+    ("kyphoplasty vs vertebroplasty, whats the diff", ["kyphoplasty", "vertebroplasty"]),
+    ("how is an orthopaedic surgeon different from a neurosurgeon?", ["orthopaedic surgeon", "neurosurgeon"]),
+])
+def test_a_comparison_asks_what_each_side_is(analyse, message, things):
+    parts = analyse(message).parts
+    assert [p.text for p in parts] == [f"what is {t}?" for t in things]
+    assert all("definition" in p.types and p.compares for p in parts)
+
+
 def test_a_message_with_two_questions_has_two_parts(analyse):
     q = analyse("My dad is 82. Who actually does this procedure, and roughly how much is it going to cost us?")
     assert len(q.parts) == 2
@@ -86,6 +97,7 @@ def test_text_speak_and_typos_are_normalised(analyse):
     ("does the other doctor do it?", "whether the other doctor does it"),
     ("is my mum a good candidate?", "whether your mum is a good candidate"),
     ("a brace?", "anything about a brace"),  # an option in a list, asked as a fragment
+    ("is a radiologist or a surgeon better for this?", "whether a radiologist or a surgeon is better for this"),
     ("it?", ""),
 ])
 def test_restatement_for_notes(question, restated):
