@@ -10,6 +10,9 @@ part of the question (see ``grounding.py``), in the order they were asked:
    chosen one comes right after it;
 3. further sentences follow while they score at least ``KEEP_RATIO`` of the best and the threshold,
    up to the limit (fewer for a definition, more for a list question such as "what should I ask?");
+   a sentence of the best one's passage that gives the kind of answer asked for (its cue words: a
+   cause for "what causes…?") needs only ``LIST_KEEP_RATIO``, so the key sentence after a general
+   one is not dropped;
 4. never the same sentence twice, nor one that repeats a chosen one; a sentence the previous
    answer already gave scores less when the patient asks for more ("what else?"), and more when
    they ask to hear it again ("what was that about X?").
@@ -115,9 +118,12 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         score_of = {(c.chunk_id, c.n): p for p, c in scored}
         chosen: list[tuple[str, int]] = []
         texts = [self.index.chunk(cid).sentences[n].text for cid, n in taken]
+        lead = scored[0][1].chunk_id
         for p, c in scored:
-            if len(chosen) >= limit or p < floor:
+            if len(chosen) >= limit:
                 break
+            if p < floor and not (c.chunk_id == lead and (c.chunk_id, c.n) in result.typed and p >= LIST_KEEP_RATIO * best):
+                continue  # weaker, unless the best passage goes on with the kind of answer asked for
             group = [(c.chunk_id, c.n)]
             before = (c.chunk_id, c.n - 1)
             if _NEEDS_BEFORE.match(c.text) and score_of.get(before, 0.0) >= ANTECEDENT_RATIO * p:

@@ -57,6 +57,7 @@ class PartResult:
     words_found: float = 0.0  # the largest share of the part's words (or their clinical names) in one sentence
     labels: dict[str, str] = field(default_factory=dict)  # plain words for each kind of need
     fetched: list[Passage] = field(default_factory=list)  # every passage searched
+    typed: frozenset = frozenset()  # (chunk id, sentence) of candidates with cue words of the asked answer type
     silent: bool = False  # not answered because the other side of its comparison is not: no note of its own
 
     @property
@@ -133,7 +134,8 @@ class Grounder:
         need = need_shares(self, part, cands)
         order = order_scores(x, probs, need, self.order, defining="definition" in part.types)
         scored = sorted(zip(order.tolist(), cands), key=lambda s: (-s[0], s[1].chunk_id, s[1].n))
-        return PartResult(part, passages, scored, best=float(probs.max()),
+        typed = frozenset((c.chunk_id, c.n) for c, t in zip(cands, x[:, FEATURES.index("type_answer")]) if t > 0)
+        return PartResult(part, passages, scored, best=float(probs.max()), typed=typed,
                           words_found=float(x[:, FEATURES.index("lex")].max()), fetched=passages, labels=self.cues.labels)
 
     def without_topic(self, text: str) -> str:

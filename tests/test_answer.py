@@ -17,6 +17,12 @@ def test_a_definition_is_short_and_complete(chain):
     assert len(sentences) <= 3
 
 
+def test_the_passage_goes_on_with_the_kind_of_answer_asked_for(chain):
+    out = ask(chain, "what causes a VCF")  # the general sentence answers best; the named cause must come along
+    assert out["answer"].startswith("A VCF occurs when")
+    assert "The most frequent underlying cause is osteoporosis" in out["answer"]
+
+
 def test_no_sentence_is_quoted_twice(chain):
     out = ask(chain, "Who performs kyphoplasty and which specialists do it?")
     quoted = [q["text"] for c in out["citations"] for q in c["quotes"]]
