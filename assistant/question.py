@@ -61,7 +61,8 @@ _REQUEST = re.compile(
     r"|do you know(?: if| whether)?\b\s*|any idea(?: if| whether)?\b\s*|quick question:?\s*"
     r"|(?:one|another|my) (?:more )?question(?: is)?:?\s*)+", re.I)
 _ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|that|he|she|his|her|him|"
-                      r"the procedure|the operation|the condition|the same|this one|that one|the two|both|either)\b", re.I)
+                      r"the procedure|the operation|the condition|the same|this one|that one|which one|which ones|"
+                      r"the two|both|either)\b", re.I)
 # "it", "this", "that" point at a thing, never at a person: told "my GP mentioned kyphoplasty… what is it?",
 # the patient asks about kyphoplasty, not about the GP
 _THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the procedure|the operation|the condition)\b", re.I)
@@ -217,7 +218,9 @@ class Analyzer:
         own subject (one-document corpora)."""
         core = _REQUEST.sub("", _FILLER_START.sub("", clause)).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
-        refers_back = bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
+        # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
+        knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
+        refers_back = bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3] or bool(context and not knows)
         carried: list[Term] = []
         if refers_back:
             to_a_thing = bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
@@ -373,6 +376,10 @@ def restate(question: str) -> str:
             wh, rest = tokens[:n], tokens[n:]
             subject_question = rest and len(rest) > 1 and (
                 (rest[0].lower() in _DO and _subject_length(rest[1:]) == len(rest) - 1)  # "who does it"
+                or (rest[0].lower() in _BE and n >= 2 and rest[1].lower() not in _SUBJECT_PRONOUNS
+                    and (low[0] in ("which", "whose")  # "which one is best", "which surgeon is the most experienced"
+                         or (rest[1].lower() not in _DETERMINERS and (_can_be_adjective(rest[1].lower()) or (
+                             _can_be_verb(rest[1].lower()) and not _can_be_noun(rest[1].lower()))))))  # "what X is used"
                 or (rest[0].lower() in _BE and n == 1 and low[0] in ("which", "what", "who")
                     and _can_be_adjective(rest[1].lower().strip(","))))  # "which is better"
             if rest and rest[0].lower() in _AUX and len(rest) > 1 and not subject_question:
@@ -394,7 +401,7 @@ def _declarative(aux: str, rest: list[str]) -> str:
             tail = [_inflect(tail[0], _DO[aux], " ".join(subject))] + tail[1:]
         return " ".join(subject + tail)
     aux = {"isn't": "is not", "aren't": "are not", "can't": "cannot", "won't": "will not"}.get(aux, aux)
-    if aux in _BE and tail and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS:
+    if aux in _BE and len(tail) > 1 and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS:
         return " ".join(subject + tail + [aux])  # "how long recovery after kyphoplasty is"
     return " ".join(subject + [aux] + tail)
 

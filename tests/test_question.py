@@ -3,7 +3,7 @@
 import pytest
 
 from assistant.question import restate
-from tests.conftest import ask  # noqa: F401  (fixtures)
+from tests.conftest import ask
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +26,12 @@ def test_words_the_story_quotes_are_what_that_asks_about(analyse):
     assert not q.parts[0].specific  # searched for, not required
     q = analyse("My GP said 'wait and see'. Who does kyphoplasty?")
     assert "wait" not in q.parts[0].search  # a question with its own subject borrows nothing
+
+
+def test_a_follow_up_without_a_word_the_corpus_knows_is_about_the_conversation(chain):
+    out = ask(chain, "which one is best?", [("user", "who does kyphoplasty?"),
+                                            ("assistant", ask(chain, "who does kyphoplasty?")["answer"])])
+    assert out["kind"] == "not_covered" and out["notes"] == ["say which one is best"]  # not "off-topic"
 
 
 def test_a_pronoun_for_a_person_still_carries_the_people_of_the_story(analyse):
@@ -96,6 +102,11 @@ def test_text_speak_and_typos_are_normalised(analyse):
     ("what is the success rate for the procedure?", "what the success rate for the procedure is"),
     ("does the other doctor do it?", "whether the other doctor does it"),
     ("is my mum a good candidate?", "whether your mum is a good candidate"),
+    ("which one is best?", "which one is best"),
+    ("which surgeon is the most experienced?", "which surgeon is the most experienced"),
+    ("what kind of doctor is it?", "what kind of doctor it is"),
+    ("what type of anaesthetic is used?", "what type of anaesthetic is used"),
+    ("which hospital is it in?", "which hospital it is in"),
     ("a brace?", "anything about a brace"),  # an option in a list, asked as a fragment
     ("is a radiologist or a surgeon better for this?", "whether a radiologist or a surgeon is better for this"),
     ("it?", ""),
