@@ -78,6 +78,7 @@ _COMPARE = re.compile(
     r"|^\W*(?:how (?:does|do|would|is|are) )?(?P<a3>[^,?]+?)\s+(?:compared?|differs?|different)\s+(?:with|to|from)\s+"
     r"(?P<b3>[^?]+?)\W*$", re.I)
 MAX_COMPARED_WORDS = 6
+_HEDGES = re.compile(r"\b(actually|really|exactly|just|basically|honestly|even|ever|precisely)\s+", re.I)
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
@@ -275,6 +276,7 @@ class Analyzer:
         return out, expansion
 
     def types_of(self, text: str) -> tuple[str, ...]:
+        text = _HEDGES.sub("", text)  # "what do they actually do?" asks what "what do they do?" asks
         found = tuple(name for name, rx in self.types.items() if rx.search(text))
         bare = re.sub(r"[?!.]+$", "", text.strip()).split()
         if (not found and 0 < len(bare) <= 4 and not _QUESTION_START.match(text)

@@ -70,6 +70,7 @@ def test_a_message_with_two_questions_has_two_parts(analyse):
     ("how much does it cost?", set(), {"amount"}),
     ("is kyphoplasty better than vertebroplasty?", set(), {"ranking"}),
     ("where is it done?", {"where"}, set()),
+    ("what do they actually do to her?", {"procedure"}, set()),  # a hedge does not change what is asked
     ("what percentage of people get pain relief?", set(), {"number"}),
 ])
 def test_question_types_and_needs(analyse, message, types, needs):
