@@ -7,7 +7,7 @@ The ranker's threshold for many-topic corpora comes from MedQuAD (``scripts/trai
 For a one-topic corpus, held-out MedQuAD topics searched alone cannot tell an on-topic question
 that the source does not answer from one it does, so the limits are set on labelled questions
 about the guide itself: the TUNED splits only (``evals/kyphoplasty.yaml``, ``evals/patients-tuned.yaml``,
-``evals/patients-2-tuned.yaml``; the untuned splits are never read here). Parts decided by a rule (a
+``evals/patients-2-tuned.yaml``, ``evals/patients-3-tuned.yaml``; the untuned splits are never read here). Parts decided by a rule (a
 named thing absent, a price or a duration asked for) are left out; multi-part messages too, since
 their labels are per message.
 
@@ -43,8 +43,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TUNED = [ROOT / "evals" / name for name in ("kyphoplasty.yaml", "patients-tuned.yaml", "patients-2-tuned.yaml")]
-FALSE_DECLINE_BUDGET = 0.0
+TUNED = [ROOT / "evals" / name for name in (
+    "kyphoplasty.yaml", "patients-tuned.yaml", "patients-2-tuned.yaml", "patients-3-tuned.yaml")]
+FALSE_DECLINE_BUDGET = 0.01  # of answerable tuned parts declined: well below the 5 % target
 LAY_DECLINE_BUDGET = 0.05
 
 
