@@ -7,9 +7,9 @@ The ranker's threshold for many-topic corpora comes from MedQuAD (``scripts/trai
 For a one-topic corpus, held-out MedQuAD topics searched alone cannot tell an on-topic question
 that the source does not answer from one it does, so the limits are set on labelled questions
 about the guide itself: the TUNED splits only (``evals/kyphoplasty.yaml``, ``evals/patients-tuned.yaml``,
-``evals/patients-2-tuned.yaml``, ``evals/patients-3-tuned.yaml``; the untuned splits are never read here). Parts decided by a rule (a
-named thing absent, a price or a duration asked for) are left out; multi-part messages too, since
-their labels are per message.
+``evals/patients-2-tuned.yaml``, ``evals/patients-3-tuned.yaml``; the untuned splits are never read
+here). Parts decided by a rule (a named thing absent, a price or a duration asked for) are left
+out; multi-part messages too, since their labels are per message.
 
 Three limits are searched on a grid: the one-topic threshold on the ranker's best probability, the
 share of the question's words a sentence must hold (``min_words_found``) unless the probability
