@@ -4,7 +4,9 @@
   Each red-flag group is recognised by its patterns *or* by embedding similarity to its exemplar
   phrasings (closer than a threshold, and closer than to every "calm" exemplar by a margin), so
   mild lay wordings are caught. A match counts only in a clause about someone now (a person or a
-  time is named) that is not a general or hypothetical question.
+  time is named) that is not a general or hypothetical question. The similarity is taken without
+  the people and times (the patterns judge who and when; the exemplars judge what), and an
+  exemplar that denies what the clause affirms ("can't walk" against "walks every day") is no match.
 - ``small_talk``: greetings, thanks, "what can you do?" -> a short friendly reply.
 - ``injection``: attempts to change the instructions -> they change nothing; a message that is
   only such an attempt gets a fixed reply, otherwise the rest of the message is answered normally.
@@ -26,9 +28,13 @@ import nh3
 import numpy as np
 
 from assistant.prompts import Prompts
+from assistant.text import content_words, stem, words
 
 _SENTENCES = re.compile(r"(?<=[.?!;])\s+|\n+|\s+but\s+")
 _PIECES = re.compile(r",\s*|\s+(?:and|so|now)\s+(?=(?:i|my|he|she|it|his|her|mum|dad|now|since)\b)|\s+-\s+")
+_NEGATION = re.compile(r"\b(no|not|never|nothing|can'?t|cannot|couldn'?t|won'?t|wouldn'?t|don'?t|doesn'?t|didn'?t|"
+                       r"isn'?t|unable|lost|losing|hardly|barely|without)\b|n't\b", re.I)
+_NEUTRAL_SPACE = re.compile(r"(?<![\w'])'\w*")  # what is left of "mum's", "I'm" once "mum", "I" are gone
 
 
 @dataclass(frozen=True)
@@ -94,21 +100,35 @@ class Safety:
         live = [c for c in sentences if self._about_someone_now(c, message)]
         found = tuple(name for name, patterns, _ in self._groups if any(p.search(c) for p in patterns for c in live))
         pieces = live + [p.strip() for c in live for p in _PIECES.split(c) if p and len(p.split()) >= 3 and p.strip() != c]
-        return found, pieces
+        return found, list(dict.fromkeys(self.neutral(p) for p in pieces))
+
+    def neutral(self, text: str) -> str:
+        """The text without its people and times ("mum's … now"): the patterns check who and when;
+        the exemplars are compared on what is described, so "mum's all hunched over now" is not near
+        "mum's legs went like jelly this morning" for its "mum" and "this morning"."""
+        rest = " ".join(_NEUTRAL_SPACE.sub(" ", self._current.sub(" ", self._personal.sub(" ", text))).split())
+        return rest if len(rest.split()) >= 2 else text
 
     def similar(self, pieces: list[str], vectors: np.ndarray) -> list[str]:
         """Red-flag groups whose exemplars a piece resembles (and resembles more than the calm ones)."""
         if self._embed_fixed is None:
             return []
         if self._exemplars is None:
-            texts = [e for _, _, exemplars in self._groups for e in exemplars]
+            texts = [self.neutral(e) for _, _, exemplars in self._groups for e in exemplars]
             owner = np.array([i for i, (_, _, exemplars) in enumerate(self._groups) for _ in exemplars])
-            fixed = self._embed_fixed(texts + self._calm)
+            fixed = self._embed_fixed(texts + [self.neutral(c) for c in self._calm])
+            self._denied = [denied_stems(t) for t in texts]
             self._exemplars = (fixed[: len(texts)], owner, fixed[len(texts):])
         if not pieces:
             return []
         exemplars, owner, calm = self._exemplars
         sims = vectors @ exemplars.T
+        # MiniLM does not see negation: "walks every day" is near "can't walk properly". An exemplar
+        # denying what a piece affirms ("walk") is its opposite, not a match.
+        for i, piece in enumerate(pieces):
+            if not _NEGATION.search(piece):
+                stems = {stem(w) for w in words(piece)}
+                sims[i, [bool(denied & stems) for denied in self._denied]] = -1.0
         calm_best = (vectors @ calm.T).max(axis=1) if len(calm) else np.full(len(pieces), -1.0)
         found = []
         for row, calm_sim in zip(sims, calm_best):
@@ -158,6 +178,14 @@ _CLAUSES = re.compile(r"(?<=[.!?;:])\s+|(?<=[.!?;:]['\"”’)\]])\s+|\s+(?:and 
                       r"(?=(?:tell|what|who|how|which|where|when|why|is|are|can|do|does)\b)")
 _FILLER = set("""a an the and or so well ok okay oh please you u there bot assistant again very much
 so lot lots for all your it this that is are me i my just really today so much again""".split())
+
+
+def denied_stems(text: str) -> set[str]:
+    """Stems of the words a negation denies: "can't walk properly" -> {"walk", "proper"}."""
+    out: set[str] = set()
+    for m in _NEGATION.finditer(text):
+        out |= {stem(w) for w in content_words(text[m.end():])[:2]}
+    return out
 
 
 def clean(text: str) -> str:

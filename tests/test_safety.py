@@ -31,6 +31,8 @@ CALM = [
     "I'm worried about being paralysed by the operation",
     "she's lost height over the years and is quite stooped now",
     "does a compression fracture hurt when you move?",
+    "Mum's all hunched over now. Is that from the fracture?",  # not near "mum's legs went like jelly this morning"
+    "She's only 64 and walks every day, we had no idea her bones were weak",  # the opposite of "can't walk"
 ]
 
 
