@@ -18,7 +18,8 @@ Features, for a question part q and a candidate sentence s in passage p:
     lex_passage    ... found anywhere in p
     missing_named  share of q's named things (specific terms) found nowhere in p
     type_heading   1 when p's heading fits q's question type ("Treatment" for "how is it treated?")
-    type_answer    cue words of q's answer type in s (people for "who", causes for "why")
+    type_answer    cue words of q's answer type in s (people for "who", causes for "why"); a forward
+                   cue ("X causes Y") counts only when q's weighty words follow it (``cue_counts``)
     definition     q asks what something is and s says what it is ("X is a ...")
     position       1 for the first sentence of a section, 1/(1+n) after
     short          s has fewer than 6 words
@@ -51,6 +52,7 @@ SIGNS = {"cos": 1, "cos_gap": 1, "passage_cos": 1, "lex": 1, "lex_gap": 1, "lex_
          "anaphoric": 0, "title_gap": 1, "need_met": 1}
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "ranker.json"
 ORDER = {"prob": 0.4, "cos": 0.25, "lex": 0.25, "type": 0.1, "anaphoric": 0.1, "first": 0.1}  # before calibration
+EFFECT_WEIGHT = 0.5  # a word at least this weighty (not an everyday one: "back", "people") names what is asked about
 TOPIC_WEIGHT = 0.0  # a topic word of the corpus ("kyphoplasty" in a kyphoplasty guide) says nothing beside others
 _ANAPHORIC = re.compile(r"^\W*(it|its|they|their|them|this|these|those|that|such|he|she|his|her)\b", re.I)
 
@@ -78,6 +80,7 @@ class Cues:
     def __init__(self, question_types: dict) -> None:
         self.answer = {k: re.compile(v["answer"], re.I) for k, v in question_types["types"].items() if v.get("answer")}
         self.heading = {k: re.compile(v["heading"], re.I) for k, v in question_types["types"].items() if v.get("heading")}
+        self.forward = {k: re.compile(v["forward"], re.I) for k, v in question_types["types"].items() if v.get("forward")}
         self.evidence = {k: re.compile(v["evidence"], re.I) for k, v in question_types["needs"].items()}
         self.labels = {k: v["label"] for k, v in question_types["needs"].items()}
         self.partial = {k for k, v in question_types["needs"].items() if v.get("partial")}
@@ -129,7 +132,8 @@ def features(part: Part, query_vector: np.ndarray, candidates: list[Candidate], 
     matrix = np.stack([c.vector for c in candidates])
     cos = matrix @ np.asarray(query_vector, dtype=np.float32)
     best_cos = float(cos.max())
-    wanted = [cues.answer[t] for t in part.types if t in cues.answer]
+    part_cues = [t for t in part.types if t in cues.answer]
+    effects = [(s, alt) for s, w, _, alt in terms if w >= EFFECT_WEIGHT]  # what a "forward" cue must lead to
     defining = "definition" in part.types
     lexes = [match_share(terms, c.stems) for c in candidates]
     best_lex = max(lexes)
@@ -144,7 +148,8 @@ def features(part: Part, query_vector: np.ndarray, candidates: list[Candidate], 
             cache[c.chunk_id] = (match_share(terms, c.context_stems), match_share(terms, c.passage_stems), missing, title)
         lex_context, lex_passage, missing_named, title_gap = cache[c.chunk_id]
         type_heading = 1.0 if set(part.types) & set(c.heading_types) else 0.0
-        type_answer = (sum(min(len(rx.findall(c.text)), 3) / 3 for rx in wanted) / len(wanted)) if wanted else 0.0
+        type_answer = (sum(min(n, 3) / 3 for n in cue_counts(c.text, part, cues, effects)) / len(part_cues)
+                       if part_cues else 0.0)
         definition = 1.0 if defining and cues.is_definition(c.text) else 0.0
         if part.needs:
             need_met = 1.0 if any(cues.evidence[n].search(c.text) for n in part.needs) else -1.0
@@ -155,6 +160,22 @@ def features(part: Part, query_vector: np.ndarray, candidates: list[Candidate], 
                      1.0 if len(c.text.split()) < 6 else 0.0, 1.0 if _ANAPHORIC.match(c.text) else 0.0,
                      title_gap, need_met))
     return np.asarray(rows, dtype=np.float32)
+
+
+def cue_counts(text: str, part: Part, cues: Cues, effects: list[tuple[str, frozenset[str]]]) -> list[int]:
+    """For each answer type of the part, how many of its cue words the sentence holds. A forward cue
+    ("causes", "leads to") counts only when one of the part's weighty words follows it."""
+    counts = []
+    for t in part.types:
+        if t not in cues.answer:
+            continue
+        n = len(cues.answer[t].findall(text))
+        if t in cues.forward and effects:
+            for m in cues.forward[t].finditer(text):
+                after = {stem(w) for w in words(text[m.end():])}
+                n += any(_best_match(s, frozenset(after), alt) >= DERIVED for s, alt in effects)
+        counts.append(n)
+    return counts
 
 
 class Ranker:

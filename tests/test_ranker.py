@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from assistant.ranker import FEATURES, MODEL_PATH, Ranker
+from assistant.ranker import FEATURES, MODEL_PATH, Ranker, cue_counts, term_weights
 from assistant.settings import ROOT
 from tests.conftest import SHARED
 
@@ -18,6 +18,17 @@ def test_the_shipped_model_matches_the_feature_code():
     assert 0.0 < ranker.threshold < 1.0
     held_out = ranker.meta["held_out"]
     assert held_out["top1_precision"] > held_out["top1_precision_previous_selector"]  # the card's claim
+
+
+@pytest.mark.parametrize("question, counted", [
+    ("does a compression fracture cause back pain?", True),  # the pain follows "causes": it answers
+    ("what usually causes a VCF?", False),  # says what the collapse causes, not what causes it
+])
+def test_a_forward_cause_word_counts_only_when_what_is_asked_about_follows_it(chain, question, counted):
+    part = chain.analyzer.analyse(question).parts[0]
+    effects = [(s, alt) for s, w, _, alt in term_weights(part, chain.grounder.topic_stems) if w >= 0.5]
+    sentence = "The collapse causes severe, localized back pain that often worsens with movement."
+    assert (cue_counts(sentence, part, chain.cues, effects) == [1]) is counted
 
 
 def test_more_evidence_means_a_higher_probability():
