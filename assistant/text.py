@@ -119,7 +119,7 @@ def is_english(word: str) -> bool:
 
 
 class Speller:
-    """Corrects typos of corpus words, and nothing else.
+    """Corrects typos of corpus words, and of everyday words when unambiguous (``common_typo``).
 
     A token is corrected only when it is not a corpus word, a corpus word is within a small edit
     distance (scaled by length), and the token is not a real English word — unless it is one edit
@@ -138,10 +138,8 @@ class Speller:
         if len(t) < 4 or t in self.vocabulary or not t.isalpha():
             return token
         fixed = self._closest(t)
-        if fixed is None:
-            return token
-        if is_english(t) and not (zipf(fixed) - zipf(t) >= COMMON_TYPO_GAP and _edits(t, fixed) <= 1):
-            return token  # a real word ("plain", "injection"), not a typo of a corpus word
+        if fixed is None or (is_english(t) and not (zipf(fixed) - zipf(t) >= COMMON_TYPO_GAP and _edits(t, fixed) <= 1)):
+            return common_typo(t) or token  # a real word ("plain", "injection") is kept
         return fixed
 
     def correct(self, text: str) -> str:
@@ -168,6 +166,26 @@ class Speller:
                     if d < best_d or (d == best_d and best is not None and zipf(form) > zipf(best)):
                         best, best_d = form, d
         return best
+
+
+@lru_cache(maxsize=8192)
+def common_typo(word: str) -> str | None:
+    """The everyday word a token misspells ("rong" -> "wrong", "actualy" -> "actually"): one edit from
+    a common English word at least ``COMMON_TYPO_GAP`` commoner on the Zipf scale, as for corpus words;
+    rarer tokens (a drug, a name) have no such neighbour and are kept."""
+    from rapidfuzz.distance import DamerauLevenshtein
+
+    near = sorted((w for w in _common_words_near(word[0])
+                   if abs(len(w) - len(word)) <= 1 and zipf(w) - zipf(word) >= COMMON_TYPO_GAP
+                   and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1), key=zipf, reverse=True)
+    if not near or (len(near) > 1 and zipf(near[0]) - zipf(near[1]) < 1.0):
+        return None  # "wich": "which" or "with"? Left alone unless one is ten times commoner
+    return near[0]
+
+
+def _common_words_near(letter: str) -> list[str]:
+    """Common words starting with the letter, or with it second ("rong" may be "wrong")."""
+    return [w for ws in _common_words().values() for w in ws if w[0] == letter or w[1:2] == letter]
 
 
 def _forms(word: str) -> tuple[str, ...]:

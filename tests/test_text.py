@@ -39,5 +39,12 @@ def test_real_words_are_never_corrected(word):
     assert Speller(VOCAB).correct_word(word) == word
 
 
+@pytest.mark.parametrize("typo, fixed", [("rong", "wrong"), ("nurce", "nurse"), ("tomorow", "tomorrow"),
+                                         ("painfull", "painful"), ("wich", "wich"),  # "which" or "with"? kept
+                                         ("alendronate", "alendronate"), ("bupa", "bupa"), ("prolia", "prolia")])
+def test_typos_of_everyday_words_are_corrected_and_names_kept(typo, fixed):
+    assert Speller(VOCAB).correct_word(typo) == fixed
+
+
 def test_correct_keeps_the_rest_of_the_text():
     assert Speller(VOCAB).correct("Who does kyphoplasy, please?") == "Who does kyphoplasty, please?"
