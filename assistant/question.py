@@ -26,6 +26,7 @@ from functools import lru_cache
 
 from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, near_common_word, stem, words, zipf
 
+STORY_TERM_WEIGHT = 0.5  # a word of the story the corpus uses, and no everyday one ("cement", not "back"), is carried
 CARRIED_WEIGHT = 0.4  # a word carried from the story or an earlier turn counts this much
 PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
@@ -233,7 +234,8 @@ class Analyzer:
                 terms, _ = self.with_glossary(text, self.terms(text, text)) if text else ([], [])
                 for t in terms:
                     known = t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
-                    if t.stem in seen or not ((t.specific or t.alternatives & self.corpus_stems) if names_only
+                    if t.stem in seen or not ((t.specific or t.alternatives & self.corpus_stems
+                                               or (known and t.weight >= STORY_TERM_WEIGHT)) if names_only
                                               else known or t.specific):
                         continue
                     if names_only and to_a_thing and self.people.search(t.word):

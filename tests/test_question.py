@@ -19,6 +19,13 @@ def test_the_story_is_not_the_question(analyse):
     assert "gp" not in q.parts[0].search.lower().split()  # "it" is a thing: the GP who mentioned it is not asked about
 
 
+def test_a_word_of_the_story_the_corpus_uses_is_carried(analyse):
+    q = analyse("Now they're talking about some procedure where they put cement in. What would they be doing to her back?")
+    carried = {t.word: t for t in q.parts[0].terms if t.carried}
+    assert "cement" in carried and not carried["cement"].specific  # helps the search, never required
+    assert "talking" not in carried  # an everyday word the corpus does not use
+
+
 def test_words_the_story_quotes_are_what_that_asks_about(analyse):
     q = analyse("I had a bad time with an operation years ago. The doctor said this one is done 'through the skin'. "
                 "What does that actually mean?")
