@@ -23,6 +23,11 @@ def test_the_passage_goes_on_with_the_kind_of_answer_asked_for(chain):
     assert "The most frequent underlying cause is osteoporosis" in out["answer"]
 
 
+def test_a_name_is_answered_by_the_sentence_that_names_it(chain):
+    out = ask(chain, "what is the forward bend in the spine called?")
+    assert "known as kyphosis" in out["citations"][0]["quotes"][0]["text"]
+
+
 def test_no_sentence_is_quoted_twice(chain):
     out = ask(chain, "Who performs kyphoplasty and which specialists do it?")
     quoted = [q["text"] for c in out["citations"] for q in c["quotes"]]

@@ -78,6 +78,8 @@ def test_a_message_with_two_questions_has_two_parts(analyse):
     ("is kyphoplasty better than vertebroplasty?", set(), {"ranking"}),
     ("where is it done?", {"where"}, set()),
     ("what do they actually do to her?", {"procedure"}, set()),  # a hedge does not change what is asked
+    ("what's that bend in her back called?", {"name"}, set()),
+    ("is there a proper name for it?", {"name"}, set()),
     ("what percentage of people get pain relief?", set(), {"number"}),
 ])
 def test_question_types_and_needs(analyse, message, types, needs):
