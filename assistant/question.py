@@ -161,6 +161,7 @@ class Analyzer:
                  medical_terms: frozenset[str], default_context: str = "") -> None:
         self.glossary = [([" ".join(words(p)) for p in entry["lay"]], [str(c) for c in entry["clinical"]])
                          for entry in prompts.data("lay_terms.yaml") or []]
+        self._stemmed_glossary = [[" ".join(stem(w) for w in ph.split()) for ph in phrases] for phrases, _ in self.glossary]
         data = prompts.data("question_types.yaml", ("types", "needs"))
         self.types = {name: re.compile(t["question"], re.I) for name, t in data["types"].items()}
         self.people = re.compile(data["types"]["who"]["answer"], re.I)  # the words that answer "who?": persons
@@ -257,11 +258,11 @@ class Analyzer:
     def with_glossary(self, text: str, terms: list[Term]) -> tuple[list[Term], list[str]]:
         """Lay phrases of the text ("same day", "bone glue") get their clinical words as alternatives;
         the clinical words are also returned, to widen the search."""
-        low = " " + " ".join(words(text)) + " "
+        low = " " + " ".join(stem(w) for w in words(text)) + " "  # by stem: "thinning bones" is "thin bones"
         expansion: list[str] = []
         out = list(terms)
-        for phrases, clinical in self.glossary:
-            found = [ph for ph in phrases if f" {ph} " in low]
+        for (phrases, clinical), stemmed in zip(self.glossary, self._stemmed_glossary):
+            found = [ph for ph, st in zip(phrases, stemmed) if f" {st} " in low]
             if not found:
                 continue
             alternatives = frozenset(stem(w) for c in clinical for w in words(c))

@@ -26,6 +26,11 @@ def test_a_word_of_the_story_the_corpus_uses_is_carried(analyse):
     assert "talking" not in carried  # an everyday word the corpus does not use
 
 
+def test_lay_phrases_match_by_stem(analyse):
+    terms = {t.word: t for t in analyse("Apart from thinning bones, what else can cause these?").parts[0].terms}
+    assert "osteoporosi" in terms["thinning"].alternatives  # "thin bones" in the glossary, "thinning" typed
+
+
 def test_words_the_story_quotes_are_what_that_asks_about(analyse):
     q = analyse("I had a bad time with an operation years ago. The doctor said this one is done 'through the skin'. "
                 "What does that actually mean?")
