@@ -77,7 +77,10 @@ _COMPARE = re.compile(
     r"(?P<a>.+?)\s+(?:and|with|to|vs\.?|versus)\s+(?P<b>[^?]+?)\W*$"
     r"|^\W*(?:(?:what|how) about\s+)?(?P<a2>[^,?]+?)\s+(?:vs\.?|versus)\s+(?P<b2>[^?]+?)\W*$"
     r"|^\W*(?:how (?:does|do|would|is|are) )?(?P<a3>[^,?]+?)\s+(?:compared?|differs?|different)\s+(?:with|to|from)\s+"
-    r"(?P<b3>[^?]+?)\W*$", re.I)
+    r"(?P<b3>[^?]+?)\W*$"
+    # "and the other two?" resolved to "and A and B?": what each one is
+    r"|^\W*(?:and|also|so|what about|how about|tell me about|and what about)\s+(?P<a4>[^,?]+?)\s+and\s+(?P<b4>[^,?]+?)\W*$",
+    re.I)
 MAX_COMPARED_WORDS = 6
 _HEDGES = re.compile(r"\b(actually|really|exactly|just|basically|honestly|even|ever|precisely)\s+", re.I)
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
@@ -186,9 +189,10 @@ class Analyzer:
         for i in asking[:MAX_PARTS]:
             before = " ".join(c for j, c in enumerate(clauses) if j < i and j not in asking)
             compared = _compared(clauses[i])
-            if compared:  # "what's the difference between X and Y?": what each one is, side by side
-                parts += [replace(self.part(f"what is {thing}?", context, before), compares=clauses[i])
-                          for thing in compared]
+            if compared:  # "what's the difference between X and Y?", "and A and B?": what each one is
+                things, contrast = compared
+                parts += [replace(self.part(f"what is {thing}?", context, before), compares=clauses[i] if contrast else "")
+                          for thing in things]
             else:
                 parts.append(self.part(clauses[i], context, before))
         parts = parts[:MAX_PARTS]
@@ -316,17 +320,21 @@ class Analyzer:
         return word in self.vocabulary or not near_common_word(word)  # a drug or brand, not 'docter'
 
 
-def _compared(clause: str) -> tuple[str, str] | None:
-    """The two things a "what's the difference between X and Y?" / "X vs Y" question compares, or None."""
+def _compared(clause: str) -> tuple[tuple[str, str], bool] | None:
+    """The two things a "what's the difference between X and Y?" / "X vs Y" question compares (True),
+    or an "and A and B?" follow-up names (False); None for any other clause."""
     text = _DIFF_TAIL.sub("", clause.strip())
     m = _COMPARE.search(text)
     if not m:
         return None
-    pair = (m.group("a") or m.group("a2") or m.group("a3"), m.group("b") or m.group("b2") or m.group("b3"))
+    pair = (m.group("a") or m.group("a2") or m.group("a3") or m.group("a4"),
+            m.group("b") or m.group("b2") or m.group("b3") or m.group("b4"))
+    if m.group("a4") and any(_can_be_verb(w) for t in pair for w in words(t) if w not in STOPWORDS):
+        return None  # "and A and B?" names two things; "does it hurt and swell?" does not
     things = tuple(re.sub(r"^\W*(?:a|an|the)\s+|\W+$", "", t, flags=re.I) for t in pair)
     if not all(content_words(t) and len(t.split()) <= MAX_COMPARED_WORDS for t in things):
         return None
-    return things  # type: ignore[return-value]
+    return things, not m.group("a4")  # type: ignore[return-value]
 
 
 def specificity(word: str) -> float:

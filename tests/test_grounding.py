@@ -49,3 +49,11 @@ def test_a_difference_is_answered_with_what_each_side_is(chain):
 def test_a_difference_with_one_side_missing_is_not_answered_by_the_other_side(chain):
     out = ask(chain, "What's the difference between kyphoplasty and vertebroplasty?")
     assert out["kind"] == "not_covered" and out["notes"] == ["mention vertebroplasty"] and out["citations"] == []
+
+
+def test_the_other_two_are_each_described(chain):
+    history = []
+    for turn in ("who does kyphoplasty?", "tell me about the radiologists"):
+        history += [("user", turn), ("assistant", ask(chain, turn, history)["answer"])]
+    out = ask(chain, "and the other two?", history)
+    assert "Orthopedic Spine Surgeons specialize" in out["answer"] and "Neurosurgeons are specialists" in out["answer"]
