@@ -84,6 +84,9 @@ def test_a_message_with_two_questions_has_two_parts(analyse):
     ("where is it done?", {"where"}, set()),
     ("what do they actually do to her?", {"procedure"}, set()),  # a hedge does not change what is asked
     ("what's that bend in her back called?", {"name"}, set()),
+    ("which sort of back bone specialist would I need?", {"who"}, set()),
+    ("will they do anything to stop me breaking another bone?", {"prevention"}, set()),
+    ("what should I be looking at when I choose?", {"advice"}, set()),
     ("is there a proper name for it?", {"name"}, set()),
     ("what percentage of people get pain relief?", set(), {"number"}),
 ])
