@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
+from assistant.restate import AUX, WH_WORDS, can_be_verb, restate
 from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, near_common_word, stem, words, zipf
 
 STORY_TERM_WEIGHT = 0.5  # a word of the story the corpus uses, and no everyday one ("cement", not "back"), is carried
@@ -31,7 +31,6 @@ CARRIED_WEIGHT = 0.4  # a word carried from the story or an earlier turn counts 
 PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
 MAX_PARTS = 4
-MAX_FRAGMENT = 3  # a question of at most this many words that is not a sentence ("a brace?") names a thing
 MAX_RESTATED = 140  # a longer question is not restated in a note (the note would read as an echo)
 
 # Words that shape a question but never say what it is about ("how long", "what kind", "tell me").
@@ -45,10 +44,6 @@ QUESTION_FILLER = frozenset(
     read reading look looking find found done normally probably definitely certainly honestly roughly ever
     even already maybe perhaps quite pretty rather well""".split()
 )
-WH_WORDS = ("what", "who", "whom", "whose", "how", "why", "when", "where", "which")
-_AUX = ("is", "are", "was", "were", "am", "do", "does", "did", "can", "could", "will", "would", "should",
-        "shall", "may", "might", "must", "has", "have", "had", "isn't", "aren't", "don't", "doesn't", "can't",
-        "won't", "wouldn't", "shouldn't", "couldn't")
 _FILLER_START = re.compile(
     r"^\W*(?:(?:hi|hello|hey|dear \w+|ok|okay|so|well|right|um+|er+|also|and|but|plus|oh|yes|no|thanks)\b[\s,!.-]*"
     r"|sorry(?: to (?:be a pain|bother you|ask))?(?:,? if this is a (?:silly|stupid|daft|dumb) question)?,?\s*(?:but\s+)?)+",
@@ -92,7 +87,7 @@ _CLAUSE_SPLIT = re.compile(
     r"(?<=[?!])\s*|(?<=[.;])\s+|\n+|,\s+(?=(?:what|who|how|why|when|where|which|is|are|can|could|do|does|will|would|should)\s)"
     r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
     r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
-_QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + _AUX)})\b", re.I)
+_QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + AUX)})\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -287,7 +282,7 @@ class Analyzer:
         found = tuple(name for name, rx in self.types.items() if rx.search(text))
         bare = re.sub(r"[?!.]+$", "", text.strip()).split()
         if (not found and 0 < len(bare) <= 4 and not _QUESTION_START.match(text)
-                and not any(_can_be_verb(w.lower()) for w in bare[1:])):
+                and not any(can_be_verb(w.lower()) for w in bare[1:])):
             return ("definition",)  # "tell me about osteoporosis", "VCF?": what it is
         return found
 
@@ -329,7 +324,7 @@ def _compared(clause: str) -> tuple[tuple[str, str], bool] | None:
         return None
     pair = (m.group("a") or m.group("a2") or m.group("a3") or m.group("a4"),
             m.group("b") or m.group("b2") or m.group("b3") or m.group("b4"))
-    if m.group("a4") and any(_can_be_verb(w) for t in pair for w in words(t) if w not in STOPWORDS):
+    if m.group("a4") and any(can_be_verb(w) for t in pair for w in words(t) if w not in STOPWORDS):
         return None  # "and A and B?" names two things; "does it hurt and swell?" does not
     things = tuple(re.sub(r"^\W*(?:a|an|the)\s+|\W+$", "", t, flags=re.I) for t in pair)
     if not all(content_words(t) and len(t.split()) <= MAX_COMPARED_WORDS for t in things):
@@ -349,134 +344,3 @@ def _proper_nouns(text: str) -> set[str]:
         if m.start() > 0 and m.group(1).lower() not in STOPWORDS:
             found.add(m.group(1).lower())
     return found
-
-
-# -- restating a question as an indirect one, for notes ------------------------------------------
-_SWAP = {"i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself", "i'm": "you're",
-         "i've": "you've", "i'll": "you'll", "i'd": "you'd", "we": "you", "us": "you", "our": "your",
-         "ours": "yours", "we're": "you're", "we've": "you've", "am": "are"}
-_DO = {"do": "", "does": "VBZ", "did": "VBD"}
-_PREPOSITIONS = {"for", "to", "in", "on", "at", "after", "before", "with", "without", "from", "by", "during", "of",
-                 "about", "if", "or", "and", "than", "like", "under", "over", "into"}
-_CLAUSE_LINKS = {"if", "or", "and", "than"}  # start a clause of their own, not a phrase of the subject
-_BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
-_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any", "each", "every", "all"}
-_POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
-_MODIFIERS = {"other", "same", "first", "second", "third", "last", "next", "only"}  # before a noun, like adjectives
-_SUBJECT_PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those"}
-
-
-_CONTRACTIONS = re.compile(r"\b(what|who|how|where|when|why|which|it|that|there)'s\b", re.I)
-
-
-def restate(question: str) -> str:
-    """'Will I be put to sleep for it?' -> 'whether you will be put to sleep for it'."""
-    question = _CONTRACTIONS.sub(lambda m: f"{m.group(1)} is", question)
-    tokens = re.sub(r"[?!.]+\s*$", "", question.strip()).split()
-    if not tokens:
-        return ""
-    low = [t.lower().strip(",") for t in tokens]
-    try:
-        if low[0] in _AUX and len(tokens) > 1:
-            clause = _declarative(low[0], tokens[1:])
-            return "whether " + _swap(clause)
-        if low[0] in WH_WORDS:
-            n = 1
-            if low[0] in ("how", "what", "which", "whose") and len(low) > 1 and low[1] not in _AUX:
-                n = 2  # "how long", "which doctor", "what kind of doctor"
-                if low[1] in ("kind", "type", "sort", "kinds", "types", "sorts") and len(low) > 3 and low[2] == "of":
-                    n = 4
-            wh, rest = tokens[:n], tokens[n:]
-            subject_question = rest and len(rest) > 1 and (
-                (rest[0].lower() in _DO and _subject_length(rest[1:]) == len(rest) - 1)  # "who does it"
-                or (rest[0].lower() in _BE and n >= 2 and rest[1].lower() not in _SUBJECT_PRONOUNS
-                    and (low[0] in ("which", "whose")  # "which one is best", "which surgeon is the most experienced"
-                         or (rest[1].lower() not in _DETERMINERS and (_can_be_adjective(rest[1].lower()) or (
-                             _can_be_verb(rest[1].lower()) and not _can_be_noun(rest[1].lower()))))))  # "what X is used"
-                or (rest[0].lower() in _BE and n == 1 and low[0] in ("which", "what", "who")
-                    and _can_be_adjective(rest[1].lower().strip(","))))  # "which is better"
-            if rest and rest[0].lower() in _AUX and len(rest) > 1 and not subject_question:
-                return _swap(" ".join(wh).lower() + " " + _declarative(rest[0].lower(), rest[1:]))
-            return _swap(" ".join([wh[0].lower(), *wh[1:], *rest]))
-        if len(tokens) <= MAX_FRAGMENT and low[0] not in _SUBJECT_PRONOUNS and question.rstrip().endswith("?"):
-            return "anything about " + _swap(" ".join(tokens))  # "a brace?", "painkillers?" in a list of options
-    except IndexError:
-        pass
-    return ""  # not a question (perhaps an instruction): never echoed back in a note
-
-
-def _declarative(aux: str, rest: list[str]) -> str:
-    """'does' + ['Medicare', 'cover', 'it'] -> 'Medicare covers it'; 'will' + ['I', 'be', ...] -> 'I will be ...'."""
-    n = _subject_length(rest, be=aux in _BE)
-    subject, tail = rest[:n], rest[n:]
-    if aux in _DO:
-        if tail and _DO[aux]:
-            tail = [_inflect(tail[0], _DO[aux], " ".join(subject))] + tail[1:]
-        return " ".join(subject + tail)
-    aux = {"isn't": "is not", "aren't": "are not", "can't": "cannot", "won't": "will not"}.get(aux, aux)
-    if aux in _BE and len(tail) > 1 and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS:
-        return " ".join(subject + tail + [aux])  # "how long recovery after kyphoplasty is"
-    return " ".join(subject + [aux] + tail)
-
-
-def _subject_length(tokens: list[str], be: bool = False) -> int:
-    """How many leading tokens form the subject: a pronoun, or a noun phrase up to its verb
-    (for 'is/are', also up to an adjective: 'is kyphoplasty | safe')."""
-    if not tokens:
-        return 0
-    low = [t.lower().strip(",") for t in tokens]
-    if low[0] in _SUBJECT_PRONOUNS or (low[0] in _SWAP and low[0] not in _POSSESSIVES):
-        return 1
-    i = 2 if low[0] in _DETERMINERS | _POSSESSIVES and len(low) > 1 else 1
-    while i < len(low):
-        if low[i] in ("or", "and") and i + 1 < len(low) and low[i + 1] not in _AUX:
-            i += 2 if low[i + 1] in _DETERMINERS | _POSSESSIVES else 1  # "a radiologist or a surgeon": one subject
-            continue
-        if low[i] in _PREPOSITIONS | _DETERMINERS:  # "is my mum | a good candidate"
-            break
-        after_modifier = low[i - 1] in _DETERMINERS | _POSSESSIVES | _MODIFIERS or (
-            low[i - 1] not in ("one", "ones") and _can_be_adjective(low[i - 1]))
-        if _can_be_verb(low[i]) and not ((after_modifier or be) and _can_be_noun(low[i])):
-            break  # "the other options", "is the success rate": nouns, even if "option" and "rate" can be verbs
-        if be and _can_be_adjective(low[i]):
-            break
-        i += 1
-    return i
-
-
-@lru_cache(maxsize=4096)
-def _can_be_verb(word: str) -> bool:
-    from lemminflect import getAllLemmas
-
-    return "VERB" in getAllLemmas(word) or word in _AUX
-
-
-@lru_cache(maxsize=4096)
-def _can_be_noun(word: str) -> bool:
-    from lemminflect import getAllLemmas
-
-    return "NOUN" in getAllLemmas(word)
-
-
-@lru_cache(maxsize=4096)
-def _can_be_adjective(word: str) -> bool:
-    from lemminflect import getAllLemmas
-
-    return "ADJ" in getAllLemmas(word) or "ADV" in getAllLemmas(word)
-
-
-def _inflect(verb: str, tag: str, subject: str) -> str:
-    from lemminflect import getInflection
-
-    if tag == "VBZ" and subject.lower() in ("i", "you", "we", "they"):
-        return verb
-    forms = getInflection(verb.lower(), tag=tag)
-    return forms[0] if forms else verb
-
-
-def _swap(text: str) -> str:
-    out = []
-    for token in text.split():
-        core = token.lower().strip(",")
-        out.append(_SWAP.get(core, token) + ("," if token.endswith(",") and core in _SWAP else ""))
-    return " ".join(out).replace("you am", "you are").replace("you was", "you were")

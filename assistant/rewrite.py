@@ -31,7 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant.question import QUESTION_FILLER, WH_WORDS
+from assistant.question import QUESTION_FILLER
+from assistant.restate import WH_WORDS
 from assistant.text import content_words, stem
 
 Turn = tuple[str, str]  # (role, text), role "user" or "assistant"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.question import restate
+from assistant.restate import restate
 from tests.conftest import ask
 
 
