@@ -257,11 +257,14 @@ class Analyzer:
     def with_glossary(self, text: str, terms: list[Term]) -> tuple[list[Term], list[str]]:
         """Lay phrases of the text ("same day", "bone glue") get their clinical words as alternatives;
         the clinical words are also returned, to widen the search."""
+        typed = " " + " ".join(words(text)) + " "
         low = " " + " ".join(stem(w) for w in words(text)) + " "  # by stem: "thinning bones" is "thin bones"
         expansion: list[str] = []
         out = list(terms)
         for (phrases, clinical), stemmed in zip(self.glossary, self._stemmed_glossary):
-            found = [ph for ph, st in zip(phrases, stemmed) if f" {st} " in low]
+            # by stem, "compressed" is also "compression": a clinical word typed is not its own lay name
+            clinical_typed = {" ".join(stem(w) for w in words(c)) for c in clinical if f" {' '.join(words(c))} " in typed}
+            found = [ph for ph, st in zip(phrases, stemmed) if f" {st} " in low and st not in clinical_typed]
             if not found:
                 continue
             alternatives = frozenset(stem(w) for c in clinical for w in words(c))
