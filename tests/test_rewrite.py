@@ -20,6 +20,7 @@ def test_an_enumeration_in_an_answer_becomes_a_list():
     ("what does the first one do", "what does Interventional Radiologists do"),
     ("number two please", "Orthopedic Spine Surgeons please"),
     ("what about the other two?", "what about Orthopedic Spine Surgeons and Neurosurgeons?"),
+    ("can you explain the last bit in simpler words?", "can you explain Neurosurgeons in simpler words?"),
     ("the first time I had it", "the first time I had it"),  # not a list reference
 ])
 def test_list_references(question, resolved):
