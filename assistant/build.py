@@ -209,8 +209,9 @@ def _previous_chunks(build_dir: Path, sources: set[str]) -> tuple[list[Chunk], n
 
 
 def embed_texts(texts: list[str], embedder: Embedder) -> np.ndarray:
-    """Vectors of ``texts``, each distinct text embedded once, in steps that a progress bar shows."""
-    distinct = list(dict.fromkeys(texts))
+    """Vectors of ``texts``, each distinct text embedded once, in steps that a progress bar shows. Longest
+    first across the whole build (the encoder sorts within a step), so its batches pad less."""
+    distinct = sorted(dict.fromkeys(texts), key=len, reverse=True)
     progress = Progress(len(distinct), "Embedding")
     parts = []
     for i in range(0, len(distinct), EMBED_BATCH):

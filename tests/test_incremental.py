@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 
 import assistant.build as build_module
@@ -96,7 +97,11 @@ def test_a_previous_build_that_cannot_be_copied_is_written_afresh(own, embedder,
     assert built and manifest.build.endswith("-fresh") and manifest.changes["embedded"] == 1
     assert embedded and all("Coffee" in t or "Espresso" in t for t in embedded)  # the other vectors were reused
     after = _stored(own, embedder)
-    assert {i: v for i, v in after.items() if v[0] != "coffee.md"} == before and len(after) == manifest.chunk_count
+    kept = {i: v for i, v in after.items() if v[0] != "coffee.md"}
+    assert kept.keys() == before.keys() and len(after) == manifest.chunk_count
+    # Written afresh, a reused vector is added to Chroma again, which normalises cosine vectors on the way in and
+    # may scale one by a float32 step (1 + 2**-23): the same vector, not a new embedding (that is `embedded`).
+    assert all(kept[i][0] == before[i][0] and np.allclose(kept[i][1], before[i][1], rtol=0, atol=1e-6) for i in before)
     assert [p.name for p in own.index_dir.glob("build-*")] == [manifest.build]
 
 
