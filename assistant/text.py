@@ -170,22 +170,24 @@ class Speller:
 
 @lru_cache(maxsize=8192)
 def common_typo(word: str) -> str | None:
-    """The everyday word a token misspells ("rong" -> "wrong", "actualy" -> "actually"): one edit from
+    """The everyday word a token misspells ("rong" -> "wrong", "tomorow" -> "tomorrow"): one edit from
     a common English word at least ``COMMON_TYPO_GAP`` commoner on the Zipf scale, as for corpus words;
     rarer tokens (a drug, a name) have no such neighbour and are kept."""
     from rapidfuzz.distance import DamerauLevenshtein
 
-    near = sorted((w for w in _common_words_near(word[0])
-                   if abs(len(w) - len(word)) <= 1 and zipf(w) - zipf(word) >= COMMON_TYPO_GAP
-                   and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1), key=zipf, reverse=True)
-    if not near or (len(near) > 1 and zipf(near[0]) - zipf(near[1]) < 1.0):
+    floor = zipf(word) + COMMON_TYPO_GAP
+    near = sorted(((z, w) for w, z in _common_words_near(word[0])
+                   if z >= floor and abs(len(w) - len(word)) <= 1
+                   and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1), reverse=True)
+    if not near or (len(near) > 1 and near[0][0] - near[1][0] < 1.0):
         return None  # "wich": "which" or "with"? Left alone unless one is ten times commoner
-    return near[0]
+    return near[0][1]
 
 
-def _common_words_near(letter: str) -> list[str]:
-    """Common words starting with the letter, or with it second ("rong" may be "wrong")."""
-    return [w for ws in _common_words().values() for w in ws if w[0] == letter or w[1:2] == letter]
+@lru_cache(maxsize=64)
+def _common_words_near(letter: str) -> tuple[tuple[str, float], ...]:
+    """(word, Zipf) of the common words starting with the letter, or with it second ("rong" may be "wrong")."""
+    return tuple((w, zipf(w)) for ws in _common_words().values() for w in ws if w[0] == letter or w[1:2] == letter)
 
 
 def _forms(word: str) -> tuple[str, ...]:
