@@ -191,7 +191,6 @@ class Analyzer:
             else:
                 parts.append(self.part(clauses[i], context, before))
         parts = parts[:MAX_PARTS]
-        # a part with no word of its own ("and the cost?") may borrow from the part before it
         return Question(message, text, tuple(parts), tuple(story), bool(context), previous,
                         recall=bool(previous and _RECALL.search(text)), more=bool(previous and _MORE.search(text)))
 

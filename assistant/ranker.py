@@ -132,7 +132,6 @@ def features(part: Part, query_vector: np.ndarray, candidates: list[Candidate], 
     matrix = np.stack([c.vector for c in candidates])
     cos = matrix @ np.asarray(query_vector, dtype=np.float32)
     best_cos = float(cos.max())
-    part_cues = [t for t in part.types if t in cues.answer]
     effects = [(s, alt) for s, w, _, alt in terms if w >= EFFECT_WEIGHT]  # what a "forward" cue must lead to
     defining = "definition" in part.types
     lexes = [match_share(terms, c.stems) for c in candidates]
@@ -148,8 +147,8 @@ def features(part: Part, query_vector: np.ndarray, candidates: list[Candidate], 
             cache[c.chunk_id] = (match_share(terms, c.context_stems), match_share(terms, c.passage_stems), missing, title)
         lex_context, lex_passage, missing_named, title_gap = cache[c.chunk_id]
         type_heading = 1.0 if set(part.types) & set(c.heading_types) else 0.0
-        type_answer = (sum(min(n, 3) / 3 for n in cue_counts(c.text, part, cues, effects)) / len(part_cues)
-                       if part_cues else 0.0)
+        counts = cue_counts(c.text, part, cues, effects)
+        type_answer = sum(min(n, 3) / 3 for n in counts) / len(counts) if counts else 0.0
         definition = 1.0 if defining and cues.is_definition(c.text) else 0.0
         if part.needs:
             need_met = 1.0 if any(cues.evidence[n].search(c.text) for n in part.needs) else -1.0
