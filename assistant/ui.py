@@ -227,7 +227,7 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
         gr.HTML(f"<div id='intro'><h1>Ask about {_inert(chain.subject())}</h1><p>Answers come only from "
                 f"{_inert(name)}, and every sentence links to the passage it comes from.</p>"
                 f"<div id='disclaimer' role='note'>{_inert(disclaimer)}</div></div>")
-        saved = gr.BrowserState(_fresh(), storage_key="kypho-assistant-conversation", secret=_browser_secret(settings))
+        saved = gr.BrowserState(_fresh(), storage_key=_STORAGE_KEY, secret=_browser_secret(settings))
         chatbot = gr.Chatbot(show_label=False, label="Conversation", height=520, elem_id="chat", autoscroll=True,
                              sanitize_html=False, render_markdown=False, buttons=[], feedback_options=("Like", "Dislike"),
                              placeholder=f"<p class='placeholder'>Ask a question about {_inert(chain.subject())} below. "
@@ -250,9 +250,12 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
         outputs = [question, chatbot, saved, status]
         for trigger in (question.submit, ask_btn.click):  # a question sent while one is answered waits its turn
             trigger(respond, [question, saved], outputs, api_visibility="private", trigger_mode="always_last")
-        new_btn.click(new_conversation, None, [chatbot, saved, question, status], api_visibility="private")
+        # The browser's copy is dropped at once, not when the server answers: a reload or a closed tab
+        # right after clearing must not bring the old conversation back.
+        new_btn.click(new_conversation, None, [chatbot, saved, question, status], api_visibility="private",
+                      js=_FORGET_JS)
         chatbot.clear(lambda: (_fresh(), "Started a new conversation."), None, [saved, status],
-                      api_visibility="private")
+                      api_visibility="private", js=_FORGET_JS)
         chatbot.like(on_like, saved, [saved, status], api_visibility="private")
         comment_btn.click(send_comment, [comment, saved], [comment, status], api_visibility="private")
         gr.api(api_ask, api_name="ask", queue=True)
@@ -262,6 +265,10 @@ def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
 
 
 # -- the conversation as the browser keeps it ------------------------------------------------------
+
+_STORAGE_KEY = "kypho-assistant-conversation"
+_FORGET_JS = f"() => {{ try {{ localStorage.removeItem('{_STORAGE_KEY}'); }} catch (e) {{}} }}"
+
 
 def _browser_secret(settings: Settings) -> str:
     """The key the browser's copy of the conversation is encrypted with. Kept in a private file beside

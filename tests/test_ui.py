@@ -250,7 +250,7 @@ def test_clearing_forgets_the_conversation(browser, app):
     _ask(page, "Who performs kyphoplasty?")
     page.locator("#chat button[aria-label*='lear']").first.click()  # the chat's trash icon
     expect(page.locator("#chat .answer")).to_have_count(0)
-    page.reload()
+    page.reload()  # at once, before the server has answered the clear: the browser's copy must already be gone
     expect(page.locator("#question textarea")).to_be_visible()
     assert page.locator("#chat .answer").count() == 0  # nothing kept for the next answer to use
     page.context.close()
