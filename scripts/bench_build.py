@@ -13,7 +13,9 @@ collection of ``scripts/medquad_collection.py``), in fresh processes, on a priva
   it: the whole command's wall time and the build's own time.
 
 ``--torch`` also times our build with the torch backend, to separate what ONNX Runtime gives from what
-building less gives. Prints figures; asserts nothing.
+building less gives. ``--against REV`` instead times full builds of this tree and of an earlier revision
+(a git worktree, run with this tree's packages), alternating, on the same corpora. Prints figures;
+asserts nothing.
 """
 
 from __future__ import annotations
@@ -108,6 +110,59 @@ def bench(name: str, source: Path, torch: bool, repeat: int) -> None:
     print(f"  one-file change, `assistant index` wall time {wall:.2f} s: {report}")
 
 
+# A full build in a given tree, written for the older layouts too (build_index moved to assistant.build).
+AGAINST_CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+from assistant.settings import Settings, set_offline_env
+set_offline_env()
+from assistant.embeddings import Embedder
+try:
+    from assistant.build import build_index
+except ImportError:
+    from assistant.index import build_index
+settings = Settings(corpus_dir=Path(sys.argv[1]), index_dir=Path(sys.argv[2]))
+emb = Embedder(settings.embedding_model); emb.warm_up()
+t = time.perf_counter(); manifest, _ = build_index(settings, emb, force=True)
+print(json.dumps({"build_s": time.perf_counter() - t, "chunks": manifest.chunk_count,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _build_in(tree: Path, corpus: Path, index: Path) -> dict:
+    run = subprocess.run([sys.executable, "-c", AGAINST_CHILD, str(corpus), str(index)], capture_output=True,
+                         text=True, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)})
+    if run.returncode:
+        sys.exit(run.stderr[-3000:])
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def against(revision: str, corpora: list[tuple[str, Path]], repeat: int) -> None:
+    """Full builds of this tree and of ``revision``, alternating ``repeat`` times on each corpus (medians)."""
+    import statistics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        other = Path(tmp) / "other"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(other), revision], cwd=ROOT, check=True)
+        try:
+            for name, source in corpora:
+                corpus = Path(tmp) / "corpus"
+                shutil.rmtree(corpus, ignore_errors=True)
+                shutil.copytree(source, corpus)
+                runs: dict[str, list[dict]] = {"this tree": [], revision: []}
+                for n in range(repeat):
+                    runs["this tree"].append(_build_in(ROOT, corpus, Path(tmp) / f"ix-this-{n}"))
+                    runs[revision].append(_build_in(other, corpus, Path(tmp) / f"ix-other-{n}"))
+                medians = {label: statistics.median(r["build_s"] for r in rs) for label, rs in runs.items()}
+                print(f"\n{name}: full build, medians of {repeat}")
+                for label, rs in runs.items():
+                    print(f"  {label:<12} {medians[label]:8.2f} s  {rs[0]['chunks']:6,} chunks  peak RSS "
+                          f"{max(r['peak_rss_mb'] for r in rs):5.0f} MB  {[round(r['build_s'], 1) for r in rs]}")
+                print(f"  {revision} / this tree: {medians[revision] / medians['this tree']:.2f}")
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(other)], cwd=ROOT)
+
+
 def _median(results: list[dict]) -> dict:
     return sorted(results, key=lambda r: r["build_s"])[len(results) // 2]
 
@@ -118,7 +173,13 @@ def main() -> None:
     parser.add_argument("--torch", action="store_true", help="also time our build on torch instead of ONNX Runtime")
     parser.add_argument("--repeat", type=int, default=1, help="alternate the builds this many times (medians)")
     parser.add_argument("--only-large", action="store_true", help="skip the guide and the dev corpus")
+    parser.add_argument("--against", metavar="REV", help="only compare full builds with an earlier git revision")
     args = parser.parse_args()
+    if args.against:
+        corpora = [] if args.only_large else [("Kyphoplasty guide", ROOT / "corpus"), ("MedQuAD dev", MEDQUAD)]
+        corpora += [("2,500-answer collection", LARGE)] if args.large or args.only_large else []
+        against(args.against, corpora, args.repeat)
+        return
     if not args.only_large:
         bench("Kyphoplasty guide", ROOT / "corpus", args.torch, args.repeat)
         if MEDQUAD.exists():
