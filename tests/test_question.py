@@ -95,6 +95,21 @@ def test_question_types_and_needs(analyse, message, types, needs):
     assert types <= set(part.types) and needs <= set(part.needs)
 
 
+@pytest.mark.parametrize("message", ["what's that got to do with my back breaking?",
+                                     "what has osteoporosis got to do with it?",
+                                     "what does my age have to do with it?"])
+def test_asking_how_two_things_are_linked_is_not_asking_what_one_is(analyse, message):
+    types = set(analyse(message).parts[0].types)
+    assert "cause" in types and "definition" not in types
+
+
+def test_an_abbreviation_spelled_out_answers_what_it_stands_for(chain):
+    name = chain.cues.answer["name"]
+    assert name.search("The primary reason is a Vertebral Compression Fracture (VCF).")
+    assert name.search("Interventional Radiologists (IR) are experts")
+    assert not name.search("the fracture (see below) heals") and not name.search("done in hospital (usually)")
+
+
 def test_named_things_are_specific_and_everyday_words_are_not(analyse):
     terms = {t.word: t for t in analyse("does it matter if I take alendronate? is it worth asking Bupa?").parts[0].terms
              + analyse("is it worth asking Bupa?").parts[0].terms}
