@@ -179,7 +179,7 @@ class Analyzer:
         refer back; ``previous``: the assistant's previous answer."""
         text = self.normalise(message)
         clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text]
-        asking = [i for i, c in enumerate(clauses) if self._asks(c)] or [len(clauses) - 1]
+        asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
         parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
         for i in asking[:MAX_PARTS]:
             before = " ".join(c for j, c in enumerate(clauses) if j < i and j not in asking)
@@ -315,6 +315,23 @@ class Analyzer:
         if z >= RARE_ZIPF or len(word) < 5:
             return False
         return word in self.vocabulary or not near_common_word(word)  # a drug or brand, not 'docter'
+
+
+def _told(clauses: list[str], i: int) -> bool:
+    """A clause that goes on a statement: "My cousin had a myxoma | and has spotty skin.", "my dad had a
+    stroke | and now can't write or do maths." It starts with a verb whose subject is the statement's
+    (no question word), does not end its own question, and its sentence ends without a question mark."""
+    if i == 0 or re.search(r"[.?!;]\s*$|\n$", clauses[i - 1]) or "?" in clauses[i]:
+        return False
+    if _asks_itself(clauses[i]):
+        return False
+    rest = " ".join(clauses[i:])
+    sentence_end = re.search(r"[.?!]", rest)
+    return not (sentence_end and sentence_end.group(0) == "?") and not _QUESTION_START.match(clauses[i - 1])
+
+
+def _asks_itself(clause: str) -> bool:
+    return bool(re.match(rf"^\W*(?:(?:also|now|then)\s+)?(?:{'|'.join(WH_WORDS)})\b", clause, re.I))
 
 
 def _compared(clause: str) -> tuple[tuple[str, str], bool] | None:

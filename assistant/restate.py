@@ -24,6 +24,8 @@ _PREPOSITIONS = {"for", "to", "in", "on", "at", "after", "before", "with", "with
                  "about", "if", "or", "and", "than", "like", "under", "over", "into"}
 _CLAUSE_LINKS = {"if", "or", "and", "than"}  # start a clause of their own, not a phrase of the subject
 _BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
+_MODALS = {"can", "could", "will", "would", "should", "shall", "may", "might", "must", "can't", "won't", "wouldn't",
+           "shouldn't", "couldn't"}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any", "each", "every", "all"}
 _POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
 _MODIFIERS = {"other", "same", "first", "second", "third", "last", "next", "only"}  # before a noun, like adjectives
@@ -71,7 +73,7 @@ def restate(question: str) -> str:
 
 def _declarative(aux: str, rest: list[str]) -> str:
     """'does' + ['Medicare', 'cover', 'it'] -> 'Medicare covers it'; 'will' + ['I', 'be', ...] -> 'I will be ...'."""
-    n = _subject_length(rest, be=aux in _BE)
+    n = (_subject_before_base_verb(rest) if aux in _DO or aux in _MODALS else 0) or _subject_length(rest, be=aux in _BE)
     subject, tail = rest[:n], rest[n:]
     if aux in _DO:
         if tail and _DO[aux]:
@@ -81,6 +83,26 @@ def _declarative(aux: str, rest: list[str]) -> str:
     if aux in _BE and len(tail) > 1 and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS:
         return " ".join(subject + tail + [aux])  # "how long recovery after kyphoplasty is"
     return " ".join(subject + [aux] + tail)
+
+
+def _subject_before_base_verb(tokens: list[str]) -> int:
+    """After 'do' or a modal the verb is in its base form, so the subject runs up to the first word
+    that can be one: 'can | food poisoning | cause ...', 'will | the pain after kyphoplasty | go away',
+    'can | things like makeup or hair dye | cause ...' (an '-ing' word or a preposition is not that
+    verb). A noun right after 'the', 'my' or an adjective stays in the subject ('does | the cement |
+    wear out'). 0 when no such verb is found."""
+    low = [t.lower().strip(",") for t in tokens]
+    if not low or low[0] in _SUBJECT_PRONOUNS or (low[0] in _SWAP and low[0] not in _POSSESSIVES):
+        return 0
+    for i in range(1, len(low)):
+        word, previous = low[i], low[i - 1]
+        if word in _PREPOSITIONS | _DETERMINERS | _POSSESSIVES or not _can_be_base_verb(word):
+            continue
+        after_modifier = previous in _DETERMINERS | _POSSESSIVES | _MODIFIERS or _can_be_adjective(previous)
+        if after_modifier and _can_be_noun(word):
+            continue
+        return i
+    return 0
 
 
 def _subject_length(tokens: list[str], be: bool = False) -> int:
@@ -113,6 +135,13 @@ def can_be_verb(word: str) -> bool:
     from lemminflect import getAllLemmas
 
     return "VERB" in getAllLemmas(word) or word in AUX
+
+
+@lru_cache(maxsize=4096)
+def _can_be_base_verb(word: str) -> bool:
+    from lemminflect import getAllLemmas
+
+    return word in getAllLemmas(word).get("VERB", ())
 
 
 @lru_cache(maxsize=4096)

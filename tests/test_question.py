@@ -95,6 +95,19 @@ def test_question_types_and_needs(analyse, message, types, needs):
     assert types <= set(part.types) and needs <= set(part.needs)
 
 
+@pytest.mark.parametrize("message, asked", [
+    ("Can someone explain it in simple terms? My cousin had a fracture and has spotty skin.", 1),
+    ("Will it get better? My dad had a stroke and now can't write or do maths.", 1),
+    ("My mum is 80 and has osteoporosis. Is she a good candidate and will it hurt?", 2),
+    ("what is kyphoplasty and is it safe?", 2),
+    ("what causes it and how is it treated", 2),
+])
+def test_a_statement_going_on_with_and_is_story_not_a_question(analyse, message, asked):
+    question = analyse(message)
+    assert len(question.parts) == asked
+    assert not any(p.text.lower().startswith(("has ", "do ")) for p in question.parts)
+
+
 @pytest.mark.parametrize("message", ["what's that got to do with my back breaking?",
                                      "what has osteoporosis got to do with it?",
                                      "what does my age have to do with it?"])
@@ -143,6 +156,10 @@ def test_text_speak_and_typos_are_normalised(analyse):
     ("a brace?", "anything about a brace"),  # an option in a list, asked as a fragment
     ("is a radiologist or a surgeon better for this?", "whether a radiologist or a surgeon is better for this"),
     ("it?", ""),
+    ("Can food poisoning cause long-term problems?", "whether food poisoning can cause long-term problems"),
+    ("Will the pain after kyphoplasty go away?", "whether the pain after kyphoplasty will go away"),
+    ("Should my mum with osteoporosis get it?", "whether your mum with osteoporosis should get it"),
+    ("Does the cement wear out?", "whether the cement wears out"),
 ])
 def test_restatement_for_notes(question, restated):
     assert restate(question) == restated
