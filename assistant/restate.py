@@ -30,6 +30,7 @@ _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any
 _POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
 _MODIFIERS = {"other", "same", "first", "second", "third", "last", "next", "only"}  # before a noun, like adjectives
 _SUBJECT_PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those"}
+_INDEFINITE = {"nothing", "something", "anything", "everything"}  # "probably nothing?" names no thing
 
 
 _CONTRACTIONS = re.compile(r"\b(what|who|how|where|when|why|which|it|that|there)'s\b", re.I)
@@ -64,7 +65,8 @@ def restate(question: str) -> str:
             if rest and rest[0].lower() in AUX and len(rest) > 1 and not subject_question:
                 return _swap(" ".join(wh).lower() + " " + _declarative(rest[0].lower(), rest[1:]))
             return _swap(" ".join([wh[0].lower(), *wh[1:], *rest]))
-        if len(tokens) <= MAX_FRAGMENT and low[0] not in _SUBJECT_PRONOUNS and question.rstrip().endswith("?"):
+        if (len(tokens) <= MAX_FRAGMENT and low[0] not in _SUBJECT_PRONOUNS and question.rstrip().endswith("?")
+                and not _only_adverb(low[0]) and not set(low) & _INDEFINITE):
             return "anything about " + _swap(" ".join(tokens))  # "a brace?", "painkillers?" in a list of options
     except IndexError:
         pass
@@ -80,7 +82,8 @@ def _declarative(aux: str, rest: list[str]) -> str:
             tail = [_inflect(tail[0], _DO[aux], " ".join(subject))] + tail[1:]
         return " ".join(subject + tail)
     aux = {"isn't": "is not", "aren't": "are not", "can't": "cannot", "won't": "will not"}.get(aux, aux)
-    if aux in _BE and len(tail) > 1 and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS:
+    if (aux in _BE and len(tail) > 1 and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS
+            and subject[-1].lower() not in _SUBJECT_PRONOUNS):  # but "is it | in there forever": "it is in there ..."
         return " ".join(subject + tail + [aux])  # "how long recovery after kyphoplasty is"
     return " ".join(subject + [aux] + tail)
 
@@ -142,6 +145,15 @@ def _can_be_base_verb(word: str) -> bool:
     from lemminflect import getAllLemmas
 
     return word in getAllLemmas(word).get("VERB", ())
+
+
+@lru_cache(maxsize=4096)
+def _only_adverb(word: str) -> bool:
+    """'probably', 'just': a fragment that starts with one ('just healing probably?') names no option."""
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(word)
+    return "ADV" in lemmas and not {"NOUN", "VERB"} & set(lemmas)
 
 
 @lru_cache(maxsize=4096)

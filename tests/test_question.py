@@ -160,6 +160,9 @@ def test_text_speak_and_typos_are_normalised(analyse):
     ("Will the pain after kyphoplasty go away?", "whether the pain after kyphoplasty will go away"),
     ("Should my mum with osteoporosis get it?", "whether your mum with osteoporosis should get it"),
     ("Does the cement wear out?", "whether the cement wears out"),
+    ("Is it in there forever?", "whether it is in there forever"),
+    ("open surgery?", "anything about open surgery"),
+    ("probably nothing?", ""),  # names no option
 ])
 def test_restatement_for_notes(question, restated):
     assert restate(question) == restated
