@@ -89,6 +89,8 @@ def test_a_message_with_two_questions_has_two_parts(analyse):
     ("what should I be looking at when I choose?", {"advice"}, set()),
     ("is there a proper name for it?", {"name"}, set()),
     ("what percentage of people get pain relief?", set(), {"number"}),
+    ("what research (or clinical trials) is being done for glaucoma?", {"research"}, set()),
+    ("are there any clinical trials for it?", {"research"}, set()),
 ])
 def test_question_types_and_needs(analyse, message, types, needs):
     part = analyse(message).parts[0]
