@@ -299,6 +299,14 @@ class AssistantChain(Runnable[Any, dict]):
         result.pop("answer")
         yield AddableDict(result)
 
+    def red_flags(self, question: str) -> tuple[tuple[str, ...], list[str]]:
+        """Red flags in the message as typed and as read ("hes a bit muddled" -> "he's a bit muddled":
+        the patterns are written in standard spelling); the pieces to compare with the exemplars are
+        taken from the message as read."""
+        typed, _ = self.safety.red_flags(question)
+        read, pieces = self.safety.red_flags(self.analyzer.normalise(question))
+        return tuple(dict.fromkeys(typed + read)), pieces
+
     # -- the pipeline -------------------------------------------------------------------------
     def _steps(self, input: Any, parts: IndexParts, config: RunnableConfig | None = None) -> Generator[str, None, dict]:
         """Yields the answer's pieces as soon as each is known (each piece carries the separator
@@ -309,7 +317,7 @@ class AssistantChain(Runnable[Any, dict]):
         parsed = self.parse(input)
         model = self.model(settings)
         deadline = deadline_after(settings.llm_timeout) if model else 0.0
-        flags, compare = self.safety.red_flags(parsed.question)
+        flags, compare = self.red_flags(parsed.question)
         screening = self.safety.screen(parsed.question, flags)
         question = None
         if not screening.small_talk and _has_words(screening.question):

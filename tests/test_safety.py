@@ -21,6 +21,8 @@ LAY_RED_FLAGS = [
     "my wife keeps nodding off and doesn't know what day it is since yesterday",
     "some days I don't want to wake up any more",
     "I had it done <2 days ago and now have a fever > 39C",
+    "shes been puffing since this morning when she walks to the kitchen",  # text-speak: the patterns read "she's"
+    "since the op yesterday hes all muddled, keeps asking what day it is",
 ]
 CALM = [
     "the x-ray showed one of the bones in my back has collapsed, what does that mean?",
