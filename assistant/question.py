@@ -88,6 +88,9 @@ _CLAUSE_SPLIT = re.compile(
     r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
     r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
 _QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + AUX)})\b", re.I)
+_MODALS = {"can", "could", "will", "would", "should", "may", "might", "must"}
+_SUBJECTS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those", "the", "a", "an",
+             "my", "your", "his", "her", "its", "our", "their", "someone", "people", "anyone"}
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,7 @@ class Analyzer:
         self.people = re.compile(data["types"]["who"]["answer"], re.I)  # the words that answer "who?": persons
         self.needs = {name: re.compile(n["question"], re.I) for name, n in data["needs"].items()}
         self.need_unless = {name: re.compile(n["unless"], re.I) for name, n in data["needs"].items() if n.get("unless")}
+        self.need_ignore = {name: re.compile(n["ignore"], re.I) for name, n in data["needs"].items() if n.get("ignore")}
         self.text_speak: dict[str, str] = {str(k): str(v) for k, v in (prompts.data("text_speak.yaml") or {}).items()}
         self.speller = Speller(vocabulary)
         self.vocabulary = vocabulary
@@ -178,7 +182,7 @@ class Analyzer:
         """``context``: what the conversation was about (from the rewriter), carried into parts that
         refer back; ``previous``: the assistant's previous answer."""
         text = self.normalise(message)
-        clauses = [c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text]
+        clauses = _rejoin([c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text])
         asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
         parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
         for i in asking[:MAX_PARTS]:
@@ -289,8 +293,11 @@ class Analyzer:
         return found
 
     def needs_of(self, text: str) -> tuple[str, ...]:
-        return tuple(name for name, rx in self.needs.items()
-                     if rx.search(text) and not (name in self.need_unless and self.need_unless[name].search(text)))
+        def asks(name: str, rx: re.Pattern) -> bool:
+            seen = self.need_ignore[name].sub(" ", text) if name in self.need_ignore else text
+            return bool(rx.search(seen)) and not (name in self.need_unless and self.need_unless[name].search(seen))
+
+        return tuple(name for name, rx in self.needs.items() if asks(name, rx))
 
     def terms(self, text: str, original: str | None = None) -> list[Term]:
         names = _proper_nouns(original or text)
@@ -315,6 +322,20 @@ class Analyzer:
         if z >= RARE_ZIPF or len(word) < 5:
             return False
         return word in self.vocabulary or not near_common_word(word)  # a drug or brand, not 'docter'
+
+
+def _rejoin(clauses: list[str]) -> list[str]:
+    """A clause that goes on with the same subject is not a question of its own: "does that mean his
+    spine is unstable | and could give way any minute?" (a modal, then straight a verb: no subject)."""
+    out: list[str] = []
+    for clause in clauses:
+        words_ = clause.lower().split()
+        if (out and not re.search(r"[.?!;]\s*$", out[-1]) and len(words_) > 1 and words_[0] in _MODALS
+                and words_[1] not in _SUBJECTS and can_be_verb(words_[1]) and words_[1] not in AUX):
+            out[-1] = f"{out[-1]} and {clause}"
+        else:
+            out.append(clause)
+    return out
 
 
 def _told(clauses: list[str], i: int) -> bool:

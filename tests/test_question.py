@@ -91,10 +91,21 @@ def test_a_message_with_two_questions_has_two_parts(analyse):
     ("what percentage of people get pain relief?", set(), {"number"}),
     ("what research (or clinical trials) is being done for glaucoma?", {"research"}, set()),
     ("are there any clinical trials for it?", {"research"}, set()),
+    ("you said the pain gets worse with something - what was it?", set(), set()),  # a change, not a ranking
+    ("will I get better?", set(), set()),
+    ("is a radiologist better than a surgeon?", set(), {"ranking"}),
+    ("will it get worse as I get older?", set(), {"course"}),
+    ("does the cement stay there for good?", set(), {"course"}),
 ])
 def test_question_types_and_needs(analyse, message, types, needs):
     part = analyse(message).parts[0]
     assert types <= set(part.types) and needs <= set(part.needs)
+
+
+def test_a_clause_going_on_without_its_own_subject_belongs_to_the_question_before(analyse):
+    parts = analyse("Does that mean his spine is unstable and could give way any minute?").parts
+    assert len(parts) == 1 and parts[0].text.endswith("could give way any minute?")
+    assert len(analyse("who does it and can it be done as a day case?").parts) == 2
 
 
 @pytest.mark.parametrize("message, asked", [
