@@ -53,7 +53,8 @@ class Safety:
         """``embed``: texts -> unit vectors; ``embed_fixed`` the same for the fixed exemplar lists (it
         may read them from a cache). Without ``embed`` only the patterns are used."""
         self.source_name = source_name
-        urgent = prompts.data("urgent.yaml", ("advice", "threshold", "margin", "groups", "personal", "current", "general"))
+        urgent = prompts.data("urgent.yaml", ("advice", "threshold", "margin", "groups", "personal", "current", "general",
+                                               "past", "resolved"))
         self.advice: str = urgent["advice"].strip()
         self._groups = [(g["name"], [re.compile(p.strip(), re.I) for p in g["patterns"]], g.get("exemplars") or [])
                         for g in urgent["groups"]]
@@ -62,6 +63,8 @@ class Safety:
         self._personal = re.compile(urgent["personal"].strip(), re.I)
         self._current = re.compile(urgent["current"].strip(), re.I)
         self._general = re.compile(urgent["general"].strip(), re.I)
+        self._past = re.compile(urgent["past"].strip(), re.I)
+        self._resolved = re.compile(urgent["resolved"].strip(), re.I)
         self._embed = embed
         self._embed_fixed = embed_fixed or embed
         self._exemplars: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -97,10 +100,34 @@ class Safety:
         """(groups whose patterns match a clause about someone now, the clauses and pieces of clauses
         to compare with the exemplars; the caller embeds them, with whatever else it embeds)."""
         sentences = [c.strip() for c in _SENTENCES.split(message) if c and c.strip()]
-        live = [c for c in sentences if self._about_someone_now(c, message)]
-        found = tuple(name for name, patterns, _ in self._groups if any(p.search(c) for p in patterns for c in live))
-        pieces = live + [p.strip() for c in live for p in _PIECES.split(c) if p and len(p.split()) >= 3 and p.strip() != c]
+        now = [c for c in (self.present(s) for s in sentences) if c and self._about_someone_now(c, message)]
+        found = tuple(name for name, patterns, _ in self._groups
+                      if any(p.search(c) for p in patterns for c in now + self.runs(sentences, message)))
+        pieces = now + [p.strip() for c in now for p in _PIECES.split(c) if p and len(p.split()) >= 3 and p.strip() != c]
         return found, list(dict.fromkeys(self.neutral(p) for p in pieces))
+
+    def runs(self, sentences: list[str], message: str) -> list[str]:
+        """A symptom told over two or three sentences ("Went flying over the cat last night. My back
+        has been screaming ever since."): each run of neighbouring sentences read as one, when every
+        one of them is about someone now ("Is chest pain something it can cause? I'm having it next
+        month." is not)."""
+        out = []
+        for size in (2, 3):
+            for i in range(len(sentences) - size + 1):
+                run = [self.present(s) for s in sentences[i:i + size]]
+                if all(s and self._about_someone_now(s, message) for s in run):
+                    out.append(", ".join(re.sub(r"[.?!;,\s]+$", "", s) for s in run))
+        return out
+
+    def present(self, clause: str) -> str:
+        """The clause without what is over: a part set long ago with nothing current in it ("last year
+        after a fall I had terrible pain"), or a symptom that went away ("it went away after the
+        procedure"). "I fell last year and since then my legs have gone numb" keeps its second part."""
+        if not (self._past.search(clause) or self._resolved.search(clause)):
+            return clause
+        kept = [p for p in _PIECES.split(clause) if p and p.strip() and not self._resolved.search(p)
+                and not (self._past.search(p) and not self._current.search(p))]
+        return " ".join(p.strip() for p in kept)
 
     def neutral(self, text: str) -> str:
         """The text without its people and times ("mum's … now"): the patterns check who and when;

@@ -23,6 +23,12 @@ LAY_RED_FLAGS = [
     "I had it done <2 days ago and now have a fever > 39C",
     "shes been puffing since this morning when she walks to the kitchen",  # text-speak: the patterns read "she's"
     "since the op yesterday hes all muddled, keeps asking what day it is",
+    "Grandad tripped on the kerb this afternoon. Ever since he can't sit down without crying out.",  # over two sentences
+    "my toes keep catching on the carpet and I'm dragging my right foot, is that the fracture?",
+    "she hasn't been for a wee since this morning and can't tell when she needs to go",
+    "the dressing smells funny and there's yellow goo on it",
+    "his speech went slurry over lunch and his left hand won't grip his fork",
+    "I've been thinking about not waking up, if I'm honest",
 ]
 CALM = [
     "the x-ray showed one of the bones in my back has collapsed, what does that mean?",
@@ -35,6 +41,10 @@ CALM = [
     "does a compression fracture hurt when you move?",
     "Mum's all hunched over now. Is that from the fracture?",  # not near "mum's legs went like jelly this morning"
     "She's only 64 and walks every day, we had no idea her bones were weak",  # the opposite of "can't walk"
+    "Two years ago I fell and had terrible sudden pain in my back. It has all healed now. Who does kyphoplasty?",
+    "Dad's legs were numb back in the spring; that went away after his operation. Where is it done?",
+    "Can the cement cause chest pain? I read it online and have worried ever since.",
+    "does kyphoplasty ever cause breathlessness? just wondering, I'm booked in next month",
 ]
 
 
