@@ -61,6 +61,10 @@ _ENUMERATION = re.compile(
     r"(?:\b(?:are|include|includes|including|such as|namely|like)\b|:)\s+"
     r"((?:[^,.;:()\[\]]{2,60},\s+)+(?:and|or)\s+[^,.;:()\[\]]{2,60}|[^,.;:()\[\]]{2,60},?\s+(?:and|or)\s+[^,.;:()\[\]]{2,60})",
     re.I)
+# "the ones you listed before them", "the one after that": the list item next to the one last asked about
+_NEIGHBOUR = re.compile(
+    r"\b(?:the\s+)?(?:ones?|thing|ones?\s+you\s+(?:listed|mentioned|said|named))\s+(?:you\s+(?:listed|mentioned|said|named)\s+)?"
+    r"(before|after)\s+(?:them|those|that|it|that one|these|this one)\b", re.I)
 _CITATION = re.compile(r"\s*\[\d+\]")
 _CHOICE = re.compile(r"\bwhich (of (them|these|those|the \w+)|ones?)\b|\bwho of them\b", re.I)
 
@@ -102,7 +106,10 @@ class HeuristicRewriter:
         if not exchanges:
             return question, ""
         last_question = exchanges[-1][0]
-        items = next((found for _, _, answer in reversed(exchanges) if (found := list_items(answer))), [])
+        lists = [found for _, _, answer in reversed(exchanges) if (found := list_items(answer))]
+        items = lists[0] if lists else []
+        if _NEIGHBOUR.search(question):  # "the ones before them": the latest list that holds what was last asked about
+            items = next((found for found in lists if len(_items_about(found, last_question)) == 1), items)
         if not items and exchanges[-1][2]:  # no list: "the first one you said" is the answer's first statement
             items = [_gist(s) for s in re.split(r"(?<=[.!?])\s+", _CITATION.sub("", exchanges[-1][2])) if s.strip()]
         text = resolve_list_references(question, items, last_question)
@@ -197,7 +204,7 @@ def refers_back(question: str) -> bool:
 
 
 def is_follow_up(question: str) -> bool:
-    return refers_back(question) or bool(_ORDINAL.search(question) or _OTHERS.search(question))
+    return refers_back(question) or any(rx.search(question) for rx in (_ORDINAL, _OTHERS, _NEIGHBOUR))
 
 
 def list_items(answer: str) -> list[str]:
@@ -212,6 +219,12 @@ def list_items(answer: str) -> list[str]:
         if 2 <= len(items) <= 8 and all(len(i.split()) <= 6 for i in items):
             return items
     return []
+
+
+def _items_about(items: list[str], question: str) -> list[int]:
+    """Which list items a question names ("tell me more about the orthopedic ones" -> [1])."""
+    asked = {stem(w) for w in content_words(question)}
+    return [i for i, item in enumerate(items) if {stem(w) for w in content_words(item)} & asked]
 
 
 def resolve_list_references(question: str, items: list[str], previous_question: str = "") -> str:
@@ -238,4 +251,11 @@ def resolve_list_references(question: str, items: list[str], previous_question: 
         rest = [i for i in items if not {stem(w) for w in content_words(i)} & mentioned] or items[1:]
         return " and ".join(rest)
 
-    return _OTHERS.sub(others, _ORDINAL.sub(ordinal, question))
+    def neighbour(m: re.Match[str]) -> str:
+        current = _items_about(items, previous_question)
+        if len(current) != 1:
+            return m.group(0)
+        index = current[0] + (-1 if m.group(1).lower() == "before" else 1)
+        return items[index] if 0 <= index < len(items) else m.group(0)
+
+    return _NEIGHBOUR.sub(neighbour, _OTHERS.sub(others, _ORDINAL.sub(ordinal, question)))

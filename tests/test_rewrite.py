@@ -27,6 +27,23 @@ def test_list_references(question, resolved):
     assert resolve_list_references(question, ITEMS, "tell me about Interventional Radiologists") == resolved
 
 
+@pytest.mark.parametrize("question, resolved", [
+    ("and the one after that?", "and Neurosurgeons?"),
+    ("what about the ones you mentioned before them?", "what about Interventional Radiologists?"),
+])
+def test_the_item_next_to_the_one_last_asked_about(question, resolved):
+    assert resolve_list_references(question, ITEMS, "tell me more about the orthopedic ones") == resolved
+
+
+def test_a_neighbour_is_found_in_the_list_that_held_the_last_subject(chain):
+    history = []
+    for turn in ("who performs kyphoplasty?", "tell me more about the orthopedic ones"):
+        out = chain.invoke({"question": turn, "chat_history": history})
+        history += [("user", turn), ("assistant", out["answer"])]
+    resolved = chain.rewriter.resolve("ok and the ones you listed before them?", history)
+    assert "Interventional Radiologists" in resolved.text
+
+
 def test_the_subject_comes_from_the_exchange_the_follow_up_fits():
     history = [("user", "What causes compression fractures?"), ("assistant", "The most frequent cause is osteoporosis."),
                ("user", "What should I ask a provider?"), ("assistant", "Ask about specific training and certifications.")]
