@@ -29,6 +29,9 @@ LAY_RED_FLAGS = [
     "the dressing smells funny and there's yellow goo on it",
     "his speech went slurry over lunch and his left hand won't grip his fork",
     "I've been thinking about not waking up, if I'm honest",
+    "found mum's bed soaked this morning, she's never done that before",
+    "been putting my tablets aside for a while now, nobody would miss me anyway",
+    "he came down hard on the patio an hour ago and can barely move",
 ]
 CALM = [
     "the x-ray showed one of the bones in my back has collapsed, what does that mean?",
