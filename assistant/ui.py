@@ -126,6 +126,43 @@ HEAD = """
 </script>
 """
 
+# Gradio 6.31's loading indicator starts an elapsed-time loop (each animation frame asks for the next)
+# and is removed from the page in the same update that would stop the loop, so every idle page redraws
+# 60 times a second for as long as it is open. The loop calls the status tracker module's own reference
+# to requestAnimationFrame, taken when the module is evaluated. This script is served before Gradio's
+# modules, at the start of the page's <head> (``FirstInHead``; ``HEAD`` comes too late: Gradio's
+# frontend adds it after its modules have run), and puts a wrapper in place of requestAnimationFrame.
+# Until the first status tracker is on the page the wrapper passes every call through; from then on
+# (the module has its reference) the page's own function is back for every caller that looks it up,
+# and only the kept reference goes on through the wrapper, under one rule: a chain of frames (a
+# callback that asks for the next frame while it runs) that has gone on for 2 s is ended unless an
+# event is pending (a status tracker shows its queue place or timer, ".progress-text"). A pending
+# event's timer runs as long as it shows, and stops itself after; the orphaned loop ends 2 s after the
+# page loaded, or at its first frame once nothing is pending. Nothing else on the page is touched.
+FRAMES = """<script>
+(() => {
+  const own = window.requestAnimationFrame;
+  const tracker = '[data-testid="status-tracker"]';
+  const pending = () => document.querySelector(`${tracker}:not(.hide) .progress-text`) !== null;
+  let kept = false;  // the status tracker module has taken its reference
+  let began = null;  // when the chain of the callback running now began
+  const wrapper = (callback) => {
+    if (!kept && document.querySelector(tracker)) {
+      kept = true;
+      window.requestAnimationFrame = own;
+    }
+    if (!kept) return own.call(window, callback);
+    const chain = began ?? performance.now();
+    return own.call(window, (time) => {
+      if (time - chain > 2000 && !pending()) return;  // a timer that nothing pending shows: end it
+      began = chain;
+      try { callback(time); } finally { began = null; }
+    });
+  };
+  window.requestAnimationFrame = wrapper;
+})();
+</script>"""
+
 
 def build_ui(chain: AssistantChain, settings: Settings) -> gr.Blocks:
     store = FeedbackStore(settings.feedback_db, settings.feedback_retention_days)
@@ -414,9 +451,49 @@ def launch_options(settings: Settings) -> dict:
 
 def mount_options(settings: Settings) -> dict:
     """No error details, no uploads, no "Use via API" footer, no copy of patients' questions kept in
-    the browser's run history. ``assistant serve`` mounts the page with these on the API's app."""
+    the browser's run history, and no endless redrawing (``FRAMES``). ``assistant serve`` mounts the
+    page with these on the API's app."""
+    from starlette.middleware import Middleware
+
     return {"css": CSS, "head": HEAD, "show_error": False, "max_file_size": MAX_UPLOAD, "footer_links": [],
-            "run_history": False}
+            "run_history": False, "app_kwargs": {"middleware": [Middleware(FirstInHead, html=FRAMES)]}}
+
+
+class FirstInHead:
+    """ASGI middleware that puts ``html`` first in the <head> of every HTML page (GET) the app sends:
+    Gradio's page, whose own scripts come after it. Given to Gradio's app through ``app_kwargs`` (so
+    that ``demo.launch`` and ``gr.mount_gradio_app`` both have it), it runs inside Gradio's middleware,
+    compression included: it gets the page as Gradio's route made it, plain text (a compressed body
+    would pass unchanged), and sets the new Content-Length."""
+
+    def __init__(self, app, html: str) -> None:
+        self.app, self.html = app, html.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            return await self.app(scope, receive, send)
+        start: dict | None = None
+        body = b""
+
+        async def edit(message) -> None:
+            nonlocal start, body
+            if message["type"] == "http.response.start":
+                headers = dict(message["headers"])
+                if not headers.get(b"content-type", b"").startswith(b"text/html") or b"content-encoding" in headers:
+                    return await send(message)
+                start = message  # an HTML page: held back until its whole body is here
+            elif start is None:
+                await send(message)
+            else:
+                body += message.get("body", b"")
+                if message.get("more_body"):
+                    return
+                body = body.replace(b"<head>", b"<head>" + self.html, 1)
+                headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+                await send({**start, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+                await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, edit)
 
 
 def check_port(host: str, port: int) -> None:

@@ -9,10 +9,11 @@ folder). ``--pages P`` (default: all) of the conversations are pages in Debian's
 driven by Playwright (as in the tests); the others speak the page's own protocol over HTTP, as the page
 does (Gradio's queue: POST ``queue/join``, then the event stream of ``queue/data``), and are timed from
 the join to the first streamed message that holds answer text. Every page shares the machine's 2 cores
-with the server, and an idle Gradio page keeps drawing at 60 frames a second (Gradio 6.31's loading
-indicator is removed while its timer runs): 20 pages use about a third of the two cores when idle. So
-``--pages 1`` measures what one patient sees while the server answers 19 other conversations, and
-the default, all pages, includes 20 browsers' work on the server's cores.
+with the server, and a page draws at 60 frames a second while its question waits (Gradio's progress
+timer and spinner); idle, it no longer does (``ui.FRAMES`` ends Gradio 6.31's orphaned loading timer;
+``scripts/bench_idle.py`` measures idle pages). So ``--pages 1`` measures what one patient sees while
+the server answers 19 other conversations, and the default, all pages, includes 20 browsers' work on
+the server's cores.
 """
 
 from __future__ import annotations

@@ -222,6 +222,9 @@ def test_a_real_server_for_openai_clients_and_the_page(chain, settings):
             OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0).models.list()
         page = httpx.get(url + "/")  # the chat page is served by the same process, without the key
         assert page.status_code == 200 and "gradio" in page.text.lower()
+        from assistant.ui import FRAMES
+
+        assert "<head>" + FRAMES in page.text  # first, before Gradio's own scripts
         from gradio_client import Client
 
         out = Client(url + "/", verbose=False).predict(QUESTION, [], api_name="/ask")

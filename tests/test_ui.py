@@ -322,6 +322,100 @@ def test_typed_markup_is_shown_as_typed(browser, app):
     page.context.close()
 
 
+# Counts the page's requestAnimationFrame calls; an init script runs before any of the page's own.
+COUNT_FRAMES = """(() => { window.__frames = 0; const request = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (callback) => { window.__frames += 1; return request(callback); }; })();"""
+
+
+def _counting_page(browser, url):
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.add_init_script(COUNT_FRAMES)
+    page = context.new_page()
+    page.goto(url)
+    page.locator("#question textarea").wait_for(state="visible")
+    return page
+
+
+def _quietest(page, windows: int = 7) -> int:
+    """The fewest frames the page asks for in a 2-second window, over up to ``windows`` windows in a
+    row (stopping at one under 10). Gradio's spinner finishes its turn for about 4 s after loading or
+    answering; an idle page asks for none after that (120 a window with Gradio 6.31's orphaned loop)."""
+    fewest = 10**9
+    for _ in range(windows):
+        before = page.evaluate("window.__frames")
+        page.wait_for_timeout(2000)
+        fewest = min(fewest, page.evaluate("window.__frames") - before)
+        if fewest < 10:
+            break
+    return fewest
+
+
+@pytest.mark.browser
+def test_an_idle_page_stops_drawing(browser, app):
+    """Gradio 6.31's removed loading indicator asks for a frame 60 times a second (120 in 2 s) for
+    as long as the page is open; with ``ui.FRAMES`` an idle page stops, once loaded and after answers."""
+    page = _counting_page(browser, app)
+    assert _quietest(page) < 10
+    _ask(page, "Who performs kyphoplasty?")
+    assert _quietest(page) < 10
+    page.context.close()
+
+
+class _SlowAnswers:
+    """The chain, with every streamed answer starting 6 s late."""
+
+    def __init__(self, chain) -> None:
+        self._chain = chain
+
+    def __getattr__(self, name):
+        return getattr(self._chain, name)
+
+    def stream(self, *args, **kwargs):
+        import time
+
+        time.sleep(6)
+        yield from self._chain.stream(*args, **kwargs)
+
+
+@pytest.mark.browser
+def test_a_waiting_question_keeps_its_progress_moving(browser, chain, settings):
+    """One answer at a time and a slow one running: a question sent from an idle page (its orphaned
+    loop ended) shows its place in the queue with a timer that counts on past 2 s and a turning spinner."""
+    import re
+
+    from playwright.sync_api import expect
+
+    from assistant.ui import build_ui, launch_options
+
+    served = settings.with_(host="127.0.0.1", port=free_port(), concurrency=1)
+    demo = build_ui(_SlowAnswers(chain), served)
+    demo.launch(**launch_options(served), prevent_thread_lock=True, quiet=True)
+    url = f"http://127.0.0.1:{served.port}/"
+    pages = []
+    try:
+        pages += [first := _counting_page(browser, url), waiting := _counting_page(browser, url)]
+        assert _quietest(waiting) < 10  # idle: the orphaned loop has ended
+        first.locator("#question textarea").fill("Who performs kyphoplasty?")
+        first.keyboard.press("Enter")
+        waiting.wait_for_timeout(500)
+        waiting.locator("#question textarea").fill("What is kyphosis?")
+        waiting.keyboard.press("Enter")
+        tracker = waiting.locator("#chat [data-testid='status-tracker']")
+        expect(tracker).to_contain_text("queue")
+        expect(tracker).to_contain_text(re.compile(r"\b[3-9]\.\ds"), timeout=8_000)  # the timer counts on
+        spinner = waiting.locator("#question [data-testid='status-tracker'] svg g").first
+        turns = {spinner.evaluate("g => g.style.transform")}
+        for _ in range(3):
+            waiting.wait_for_timeout(200)
+            turns.add(spinner.evaluate("g => g.style.transform"))
+        assert len(turns) > 1
+        expect(waiting.locator("#chat .answer .answer-tools")).to_have_count(1, timeout=30_000)
+    finally:
+        for page in pages:
+            page.context.close()
+        demo.close()
+
+
 def test_a_full_queue_is_refused_not_stalled(chain, settings):
     from concurrent.futures import ThreadPoolExecutor
 
