@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from assistant.restate import AUX, WH_WORDS, can_be_verb, restate
+from assistant.restate import AUX, MODALS, WH_WORDS, can_be_verb, restate
 from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, near_common_word, stem, words, zipf
 
 STORY_TERM_WEIGHT = 0.5  # a word of the story the corpus uses, and no everyday one ("cement", not "back"), is carried
@@ -88,7 +88,6 @@ _CLAUSE_SPLIT = re.compile(
     r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
     r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
 _QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + AUX)})\b", re.I)
-_MODALS = {"can", "could", "will", "would", "should", "may", "might", "must"}
 _SUBJECTS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those", "the", "a", "an",
              "my", "your", "his", "her", "its", "our", "their", "someone", "people", "anyone"}
 
@@ -330,7 +329,7 @@ def _rejoin(clauses: list[str]) -> list[str]:
     out: list[str] = []
     for clause in clauses:
         words_ = clause.lower().split()
-        if (out and not re.search(r"[.?!;]\s*$", out[-1]) and len(words_) > 1 and words_[0] in _MODALS
+        if (out and not re.search(r"[.?!;]\s*$", out[-1]) and len(words_) > 1 and words_[0] in MODALS
                 and words_[1] not in _SUBJECTS and can_be_verb(words_[1]) and words_[1] not in AUX):
             out[-1] = f"{out[-1]} and {clause}"
         else:

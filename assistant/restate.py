@@ -24,8 +24,8 @@ _PREPOSITIONS = {"for", "to", "in", "on", "at", "after", "before", "with", "with
                  "about", "if", "or", "and", "than", "like", "under", "over", "into"}
 _CLAUSE_LINKS = {"if", "or", "and", "than"}  # start a clause of their own, not a phrase of the subject
 _BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
-_MODALS = {"can", "could", "will", "would", "should", "shall", "may", "might", "must", "can't", "won't", "wouldn't",
-           "shouldn't", "couldn't"}
+MODALS = ("can", "could", "will", "would", "should", "shall", "may", "might", "must")
+_MODALS = {*MODALS, "can't", "won't", "wouldn't", "shouldn't", "couldn't"}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any", "each", "every", "all"}
 _POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
 _MODIFIERS = {"other", "same", "first", "second", "third", "last", "next", "only"}  # before a noun, like adjectives

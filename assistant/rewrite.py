@@ -63,7 +63,7 @@ _ENUMERATION = re.compile(
     re.I)
 # "the ones you listed before them", "the one after that": the list item next to the one last asked about
 _NEIGHBOUR = re.compile(
-    r"\b(?:the\s+)?(?:ones?|thing|ones?\s+you\s+(?:listed|mentioned|said|named))\s+(?:you\s+(?:listed|mentioned|said|named)\s+)?"
+    r"\b(?:the\s+)?(?:ones?|thing)\s+(?:you\s+(?:listed|mentioned|said|named)\s+)?"
     r"(before|after)\s+(?:them|those|that|it|that one|these|this one)\b", re.I)
 _CITATION = re.compile(r"\s*\[\d+\]")
 _CHOICE = re.compile(r"\bwhich (of (them|these|those|the \w+)|ones?)\b|\bwho of them\b", re.I)
@@ -247,8 +247,8 @@ def resolve_list_references(question: str, items: list[str], previous_question: 
         return items[index]
 
     def others(m: re.Match[str]) -> str:
-        mentioned = {stem(w) for w in content_words(previous_question)}
-        rest = [i for i in items if not {stem(w) for w in content_words(i)} & mentioned] or items[1:]
+        mentioned = _items_about(items, previous_question)
+        rest = [item for i, item in enumerate(items) if i not in mentioned] or items[1:]
         return " and ".join(rest)
 
     def neighbour(m: re.Match[str]) -> str:

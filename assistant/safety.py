@@ -100,24 +100,14 @@ class Safety:
         """(groups whose patterns match a clause about someone now, the clauses and pieces of clauses
         to compare with the exemplars; the caller embeds them, with whatever else it embeds)."""
         sentences = [c.strip() for c in _SENTENCES.split(message) if c and c.strip()]
-        now = [c for c in (self.present(s) for s in sentences) if c and self._about_someone_now(c, message)]
+        present = [self.present(s) for s in sentences]
+        # None for a sentence that is over, or not about someone now
+        now = [c if c and self._about_someone_now(c, message) else None for c in present]
+        live = [c for c in now if c]
         found = tuple(name for name, patterns, _ in self._groups
-                      if any(p.search(c) for p in patterns for c in now + self.runs(sentences, message)))
-        pieces = now + [p.strip() for c in now for p in _PIECES.split(c) if p and len(p.split()) >= 3 and p.strip() != c]
+                      if any(p.search(c) for p in patterns for c in live + runs(now)))
+        pieces = live + [p.strip() for c in live for p in _PIECES.split(c) if p and len(p.split()) >= 3 and p.strip() != c]
         return found, list(dict.fromkeys(self.neutral(p) for p in pieces))
-
-    def runs(self, sentences: list[str], message: str) -> list[str]:
-        """A symptom told over two or three sentences ("Went flying over the cat last night. My back
-        has been screaming ever since."): each run of neighbouring sentences read as one, when every
-        one of them is about someone now ("Is chest pain something it can cause? I'm having it next
-        month." is not)."""
-        out = []
-        for size in (2, 3):
-            for i in range(len(sentences) - size + 1):
-                run = [self.present(s) for s in sentences[i:i + size]]
-                if all(s and self._about_someone_now(s, message) for s in run):
-                    out.append(", ".join(re.sub(r"[.?!;,\s]+$", "", s) for s in run))
-        return out
 
     def present(self, clause: str) -> str:
         """The clause without what is over: a part set long ago with nothing current in it ("last year
@@ -205,6 +195,20 @@ _CLAUSES = re.compile(r"(?<=[.!?;:])\s+|(?<=[.!?;:]['\"”’)\]])\s+|\s+(?:and 
                       r"(?=(?:tell|what|who|how|which|where|when|why|is|are|can|do|does)\b)")
 _FILLER = set("""a an the and or so well ok okay oh please you u there bot assistant again very much
 so lot lots for all your it this that is are me i my just really today so much again""".split())
+
+
+def runs(now: list[str | None]) -> list[str]:
+    """A symptom told over two or three sentences ("Went flying over the cat last night. My back has
+    been screaming ever since."): each run of neighbouring sentences read as one, when every one of
+    them is about someone now (``now``: None for one that is not; "Is chest pain something it can
+    cause? I'm having it next month." is no run)."""
+    out = []
+    for size in (2, 3):
+        for i in range(len(now) - size + 1):
+            run = now[i:i + size]
+            if all(run):
+                out.append(", ".join(re.sub(r"[.?!;,\s]+$", "", s) for s in run))
+    return out
 
 
 def denied_stems(text: str) -> set[str]:
