@@ -197,11 +197,17 @@ def _table_lines(table) -> list[str]:
 
 # -- HTML ------------------------------------------------------------------------------------------
 
+_NOT_CONTENT = ["//nav", "//footer", "//aside", "//*[@role='navigation']", "//*[@role='contentinfo']"]
+
+
 def _html(raw: bytes) -> Converted:
     import trafilatura
 
+    # Navigation, footers and sidebars are dropped before extraction: on a short page (one paragraph)
+    # trafilatura finds no main content and falls back to the whole text, menus included, headings lost.
     text = trafilatura.extract(raw, output_format="markdown", include_tables=True, include_links=False,
-                               include_images=False, include_comments=False, favor_recall=True)
+                               include_images=False, include_comments=False, favor_recall=True,
+                               prune_xpath=_NOT_CONTENT)
     if not text or not text.strip():
         raise Unreadable("a web page with no readable text")
     title = _html_title(raw)

@@ -97,6 +97,16 @@ def test_a_web_page_is_reduced_to_its_readable_text_with_headings():
     assert not any(junk in converted.text for junk in JUNK)
 
 
+def test_a_short_page_loses_its_navigation_too():
+    # one paragraph: too little for trafilatura to find the main content, so it falls back to all text
+    page = (b'<html><head><title>Recovery</title></head><body><nav><a href="/">Home NAVLINK</a></nav>'
+            b"<main><h1>Recovery</h1><p>Patients usually go home the same day.</p></main>"
+            b"<footer>FOOTERTEXT</footer></body></html>")
+    text = convert(Path("short.html"), page).text
+    assert "Patients usually go home the same day." in text
+    assert "NAVLINK" not in text and "FOOTERTEXT" not in text
+
+
 def test_html_saved_as_text_is_read_as_html(tmp_path):
     (tmp_path / "leaflet.txt").write_text(PAGE)
     chunks = chunk_corpus(load_corpus(tmp_path), 600)
