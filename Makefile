@@ -13,7 +13,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS=1
 export GRADIO_ANALYTICS_ENABLED=False
 export ANONYMIZED_TELEMETRY=False
 
-.PHONY: setup local-llm llm-server index run test eval eval-medquad medquad-collection train-ranker calibrate bench bench-build browser lint clean
+.PHONY: setup local-llm llm-server index run test eval eval-medquad medquad-collection train-ranker train-redflags calibrate bench bench-build browser lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,9 @@ eval-medquad: medquad-collection
 # then re-calibrate its limits on the tuned splits (needs the collection's index: make eval-medquad once)
 train-ranker: setup
 	$(BIN)/python scripts/train_ranker.py --workdir index/train-ranker
+
+train-redflags: setup index
+	$(BIN)/python scripts/train_redflags.py
 
 calibrate: setup
 	$(BIN)/python scripts/calibrate.py --write

@@ -37,6 +37,7 @@ from langchain_core.runnables.config import get_callback_manager_for_config, pat
 from langchain_core.runnables.utils import AddableDict, ConfigurableFieldSpec
 from pydantic import BaseModel
 
+from assistant import redflag_model
 from assistant.answer import ExtractiveGenerator, Quote
 from assistant.embeddings import Embedder, cached_vectors, shared_embedder
 from assistant.errors import AssistantError, InvalidQuestion, SettingsError
@@ -47,6 +48,7 @@ from assistant.ingest import Chunk
 from assistant.llm import build_llm, deadline_after, describe
 from assistant.llm_answer import ModelAnswerer
 from assistant.manifest import current_build, index_version
+from assistant.onnx_encoder import cache_root
 from assistant.prompts import Prompts
 from assistant.question import Analyzer, Question
 from assistant.ranker import Cues, default_ranker
@@ -116,8 +118,10 @@ class AssistantChain(Runnable[Any, dict]):
         self._aliases: dict[str, str] = {name: name for name in OPTIONS}  # config key -> option
         self.rewriter = rewriter or HeuristicRewriter()
         self.source_name = settings.source_name
+        # the fixed exemplar lists are embedded once per machine (cached by model and texts), not per index
         self.safety = Safety(self.prompts, self.source_name, embed=embedder.encode, embed_fixed=lambda texts: cached_vectors(
-            texts, embedder.encode, settings.embedding_model, Path(settings.index_dir) / "cache"))
+            texts, embedder.encode, settings.embedding_model, cache_root().parent / "vectors"),
+            model=redflag_model.load_for(settings.embedding_model))
         self.safety.warm_up()
         if settings.generator == "llm":
             self.model()  # a missing ASSISTANT_LLM_* setting is reported now, not at the first question
@@ -301,8 +305,8 @@ class AssistantChain(Runnable[Any, dict]):
 
     def red_flags(self, question: str) -> tuple[tuple[str, ...], list[str]]:
         """Red flags in the message as typed and as read ("hes a bit muddled" -> "he's a bit muddled":
-        the patterns are written in standard spelling); the pieces to compare with the exemplars are
-        taken from the message as read."""
+        the patterns are written in standard spelling); the pieces for ``Safety.similar`` are taken
+        from the message as read."""
         typed, _ = self.safety.red_flags(question)
         read, pieces = self.safety.red_flags(self.analyzer.normalise(question))
         return tuple(dict.fromkeys(typed + read)), pieces
@@ -326,10 +330,10 @@ class AssistantChain(Runnable[Any, dict]):
             if screening.injection:  # never restate a message that tried to change the instructions
                 question = replace(question, parts=tuple(replace(p, echo=False) for p in question.parts))
         # one call to the model embeds what the red-flag check and the search both need
-        texts = list(dict.fromkeys(compare + (self._search_texts(question, parts) if question else [])))
+        searched = self._search_texts(question, parts) if question else []
+        texts = list(dict.fromkeys(self.safety.compared(compare) + searched))
         vectors = dict(zip(texts, self.embedder.encode(texts))) if texts else {}
-        urgent = flags + tuple(g for g in self.safety.similar(compare, np.array([vectors[t] for t in compare]))
-                               if g not in flags) if compare else flags
+        urgent = flags + tuple(g for g in self.safety.similar(compare, vectors) if g not in flags) if compare else flags
         out = _empty_result(parsed.question)
         out["history_trimmed"] = parsed.trimmed
         said: list[str] = []

@@ -7,6 +7,8 @@
   time is named) that is not a general or hypothetical question. The similarity is taken without
   the people and times (the patterns judge who and when; the exemplars judge what), and an
   exemplar that denies what the clause affirms ("can't walk" against "walks every day") is no match.
+  A learned model (``redflag_model.py``) reads the same pieces' vectors and adds the new wordings
+  neither catches ("been short of wind today doing nothing").
 - ``small_talk``: greetings, thanks, "what can you do?" -> a short friendly reply.
 - ``injection``: attempts to change the instructions -> they change nothing; a message that is
   only such an attempt gets a fixed reply, otherwise the rest of the message is answered normally.
@@ -21,13 +23,14 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import nh3
 import numpy as np
 
 from assistant.prompts import Prompts
+from assistant.redflag_model import RedFlagModel
 from assistant.text import content_words, stem, words
 
 _SENTENCES = re.compile(r"(?<=[.?!;])\s+|\n+|\s+but\s+")
@@ -49,9 +52,11 @@ class Screening:
 class Safety:
     def __init__(self, prompts: Prompts, source_name: str,
                  embed: Callable[[list[str]], np.ndarray] | None = None,
-                 embed_fixed: Callable[[list[str]], np.ndarray] | None = None) -> None:
+                 embed_fixed: Callable[[list[str]], np.ndarray] | None = None,
+                 model: RedFlagModel | None = None) -> None:
         """``embed``: texts -> unit vectors; ``embed_fixed`` the same for the fixed exemplar lists (it
-        may read them from a cache). Without ``embed`` only the patterns are used."""
+        may read them from a cache); ``model``: the learned detector for those vectors. Without
+        ``embed`` only the patterns are used."""
         self.source_name = source_name
         urgent = prompts.data("urgent.yaml", ("advice", "threshold", "margin", "groups", "personal", "current", "general",
                                                "past", "resolved"))
@@ -67,6 +72,7 @@ class Safety:
         self._resolved = re.compile(urgent["resolved"].strip(), re.I)
         self._embed = embed
         self._embed_fixed = embed_fixed or embed
+        self._model = model
         self._exemplars: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         talk = prompts.data("conversation.yaml", ("greeting", "thanks", "goodbye", "capabilities", "decision",
                                                   "injection", "disclaimer"))
@@ -87,18 +93,19 @@ class Safety:
 
     def warm_up(self) -> None:
         """Embed the exemplars now (from the cache when it has them), not at the first message."""
-        self.similar([], np.zeros((0, 1), dtype=np.float32))
+        self.similar([], {})
 
     def urgent(self, message: str) -> tuple[str, ...]:
         """Names of the red-flag groups the message describes as happening now."""
         found, pieces = self.red_flags(message)
         if not pieces or self._embed is None:
             return found
-        return found + tuple(g for g in self.similar(pieces, self._embed(pieces)) if g not in found)
+        texts = self.compared(pieces)
+        return found + tuple(g for g in self.similar(pieces, dict(zip(texts, self._embed(texts)))) if g not in found)
 
     def red_flags(self, message: str) -> tuple[tuple[str, ...], list[str]]:
         """(groups whose patterns match a clause about someone now, the clauses and pieces of clauses
-        to compare with the exemplars; the caller embeds them, with whatever else it embeds)."""
+        for ``similar``; the caller embeds their ``compared`` texts, with whatever else it embeds)."""
         sentences = [c.strip() for c in _SENTENCES.split(message) if c and c.strip()]
         present = [self.present(s) for s in sentences]
         # None for a sentence that is over, or not about someone now
@@ -107,7 +114,11 @@ class Safety:
         found = tuple(name for name, patterns, _ in self._groups
                       if any(p.search(c) for p in patterns for c in live + runs(now)))
         pieces = live + [p.strip() for c in live for p in _PIECES.split(c) if p and len(p.split()) >= 3 and p.strip() != c]
-        return found, list(dict.fromkeys(self.neutral(p) for p in pieces))
+        return found, list(dict.fromkeys(pieces))
+
+    def compared(self, pieces: list[str]) -> list[str]:
+        """The texts ``similar`` needs embedded: each piece, and the piece without its people and times."""
+        return list(dict.fromkeys(pieces + [self.neutral(p) for p in pieces]))
 
     def present(self, clause: str) -> str:
         """The clause without what is over: a part set long ago with nothing current in it ("last year
@@ -126,40 +137,53 @@ class Safety:
         rest = " ".join(_NEUTRAL_SPACE.sub(" ", self._current.sub(" ", self._personal.sub(" ", text))).split())
         return rest if len(rest.split()) >= 2 else text
 
-    def similar(self, pieces: list[str], vectors: np.ndarray) -> list[str]:
-        """Red-flag groups whose exemplars a piece resembles (and resembles more than the calm ones)."""
+    def similar(self, pieces: list[str], vectors: Mapping[str, np.ndarray]) -> list[str]:
+        """Red-flag groups whose exemplars a piece resembles (and resembles more than the calm ones),
+        or that the learned model finds in a piece. ``vectors``: the ``compared`` texts' vectors. The
+        exemplars are compared without people and times; the model reads both forms (whether
+        something is over or happening now is in the words the comparison leaves out)."""
         if self._embed_fixed is None:
             return []
         if self._exemplars is None:
             texts = [self.neutral(e) for _, _, exemplars in self._groups for e in exemplars]
             owner = np.array([i for i, (_, _, exemplars) in enumerate(self._groups) for _ in exemplars])
-            fixed = self._embed_fixed(texts + [self.neutral(c) for c in self._calm])
+            calm = [self.neutral(c) for c in self._calm]
+            learned = [text for text, _ in self._model.examples] if self._model is not None else []
+            fixed = self._embed_fixed(texts + calm + learned)
             self._denied = [denied_stems(t) for t in texts]
-            self._exemplars = (fixed[: len(texts)], owner, fixed[len(texts):])
+            self._exemplars = (fixed[: len(texts)], owner, fixed[len(texts): len(texts) + len(calm)])
+            self._learned = fixed[len(texts) + len(calm):]
         if not pieces:
             return []
         exemplars, owner, calm = self._exemplars
-        sims = vectors @ exemplars.T
+        neutral = np.array([vectors[self.neutral(p)] for p in pieces])
+        sims = neutral @ exemplars.T
         # MiniLM does not see negation: "walks every day" is near "can't walk properly". An exemplar
         # denying what a piece affirms ("walk") is its opposite, not a match.
         for i, piece in enumerate(pieces):
             if not _NEGATION.search(piece):
                 stems = {stem(w) for w in words(piece)}
                 sims[i, [bool(denied & stems) for denied in self._denied]] = -1.0
-        calm_best = (vectors @ calm.T).max(axis=1) if len(calm) else np.full(len(pieces), -1.0)
+        calm_best = (neutral @ calm.T).max(axis=1) if len(calm) else np.full(len(pieces), -1.0)
         found = []
         for row, calm_sim in zip(sims, calm_best):
             for g, (name, _, _) in enumerate(self._groups):
                 best = float(row[owner == g].max()) if (owner == g).any() else -1.0
                 if best >= self._threshold and best >= calm_sim + self._margin and name not in found:
                     found.append(name)
-        return found
+        learned = self._model.groups(np.hstack([neutral, np.array([vectors[p] for p in pieces])]),
+                                     neutral @ self._learned.T) if self._model is not None else []
+        return found + [g for g in learned if g not in found]
 
     def _about_someone_now(self, clause: str, message: str) -> bool:
         current = bool(self._current.search(clause))
         if self._general.search(clause) and not current:
             return False  # "can kyphoplasty cause leg numbness?", "what if my legs go numb?"
-        return current or bool(self._personal.search(clause)) or not self._personal.search(message)
+        if current or self._personal.search(clause):
+            return True
+        # a message naming nobody is about the writer ("cant feel legs"), unless it asks about a
+        # condition in general ("how is urinary incontinence diagnosed?")
+        return not self._personal.search(message) and not _ASKS_ABOUT.search(clause)
 
     def small_talk(self, message: str) -> str | None:
         """A reply when the message is only a greeting, thanks, goodbye or a question about the bot."""
@@ -186,6 +210,7 @@ class Safety:
         return True, " ".join(kept).strip()
 
 
+_ASKS_ABOUT = re.compile(r"^\W*(?:what|how|why|which|who|where|when)\b[^?]*\?", re.I)
 _ORDER_TO_SAY = re.compile(r"^\W*(?:please\s+)?(?:tell (?:me|us|them|everyone)|say|write|reply|respond|answer|confirm|state|"
                            r"claim|declare|add|append|put|start|begin|end|finish|include|mention|print|output)\b", re.I)
 _ASKS = re.compile(r"\?|^\W*(?:please\s+)?tell (?:me|us) (?:about |more about )?"
