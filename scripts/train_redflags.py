@@ -11,8 +11,8 @@ guide and a description of the users and of the red-flag groups, never the code 
                                                  condition described, chronic ache, denials...)
   redflags-ordinary.yaml                         300 ordinary patient messages with a story around them
 plus the exemplars and calm exemplars of ``prompts/urgent.yaml``; the calm messages of the TUNED eval
-halves and ``evals/kyphoplasty.yaml`` (never an untuned half, nor any of redflags-3, written to test
-this model); the tuned lay MedQuAD questions (``evals/medquad-lay-tuned.jsonl``); and 2,000 questions
+halves and ``evals/kyphoplasty.yaml`` (never an untuned half, nor any of redflags-3 and -4, written to
+test this model); the tuned lay MedQuAD questions (``evals/medquad-lay-tuned.jsonl``); and 2,000 questions
 drawn from the MedQuAD training pairs (``../shared/benchmarks/medquad-train/``; Ben Abacha &
 Demner-Fushman, BMC Bioinformatics 20:511, 2019; CC BY 4.0).
 
@@ -55,7 +55,7 @@ MEDQUAD = ROOT.parent / "shared" / "benchmarks" / "medquad-train" / "qa.jsonl.gz
 SEED = 1
 C_GRID = (3.0, 10.0, 30.0)
 FLOORS = (0.0, 0.4, 0.5, 0.6)  # how near a known red flag of the group a piece must be (cosine)
-TEST_ONLY = ("redflags-3",)  # written to test this model: neither half is trained on
+TEST_ONLY = ("redflags-3", "redflags-4")  # written to test this model: neither half is trained on
 
 
 def overlap_label(piece: str, flag: str) -> str | None:
