@@ -20,6 +20,7 @@ Patterns and exemplars live in the prompt files so staff can extend them with a 
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import unicodedata
@@ -119,6 +120,14 @@ class Safety:
     def compared(self, pieces: list[str]) -> list[str]:
         """The texts ``similar`` needs embedded: each piece, and the piece without its people and times."""
         return list(dict.fromkeys(pieces + [self.neutral(p) for p in pieces]))
+
+    def reading(self) -> str:
+        """A fingerprint of how messages are cut into pieces and which pieces count (the patterns
+        above and ``urgent.yaml``'s who/when/what-is-over ones): the learned model was trained on
+        pieces cut this way, so a change here means retraining it (a test compares the two)."""
+        rules = [_SENTENCES, _PIECES, _NEUTRAL_SPACE, _ASKS_ABOUT, self._personal, self._current, self._general,
+                 self._past, self._resolved]
+        return hashlib.sha256("\x00".join(r.pattern for r in rules).encode()).hexdigest()[:16]
 
     def present(self, clause: str) -> str:
         """The clause without what is over: a part set long ago with nothing current in it ("last year

@@ -235,7 +235,8 @@ def main() -> int:
     weights = model.coef_[order].T.astype(np.float32)
     bias = model.intercept_[order].astype(np.float32)
     files = sorted(DATA.glob("redflags-*.yaml"))
-    meta = {"trained": time.strftime("%Y-%m-%d"), "C": c, "floor": floor, "messages": kinds,
+    meta = {"trained": time.strftime("%Y-%m-%d"), "reading": chain.safety.reading(), "C": c, "floor": floor,
+            "messages": kinds,
             "pieces": len(texts), "budgets": budgets,
             "cross_validated": cv,
             "data_sha256": {f.name: hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files}}

@@ -146,3 +146,5 @@ def test_the_shipped_red_flag_model_knows_every_group_and_only_its_own_embedder(
     assert model.classes == [redflag_model.NONE] + groups, "urgent.yaml groups changed: run make train-redflags"
     assert set(model.thresholds) == set(groups) and all(0.3 <= t < 1.0 for t in model.thresholds.values())
     assert redflag_model.load_for("/models/some-other-encoder") is None  # its vectors would be noise to the model
+    # trained on pieces cut the way the safety check cuts them now
+    assert model.meta.get("reading") == chain.safety.reading(), "the gating changed: run make train-redflags"
