@@ -1,7 +1,8 @@
 """A learned red-flag detector: how likely a clause describes each red-flag group.
 
 The patterns and exemplars of ``prompts/urgent.yaml`` catch the wordings someone wrote down; new
-wordings slip past them ("been short of wind today doing nothing"). This model reads the clause's
+wordings slip past them ("went over on the wet decking this morning and now my spine feels like it's
+on fire whenever I move"). This model reads the clause's
 embedding instead: a multinomial logistic model (no red flag, or one of the groups) over two
 vectors of the clause, without its people and times (as the exemplars are compared) and as written
 (whether it is over, feared or happening now is in those words), trained by
@@ -49,8 +50,8 @@ class RedFlagModel:
     def groups(self, vectors: np.ndarray, near: np.ndarray) -> list[str]:
         """The red-flag groups some clause reaches the threshold of. ``near``: (clauses, examples)
         cosines of each clause's first vector with the embedded ``examples``."""
-        if len(vectors) == 0:
-            return []
+        if len(vectors) == 0 or vectors.shape[1] != self.weights.shape[0]:
+            return []  # no clause, or vectors of another size than it was trained on (load_for guards)
         p = self.probabilities(vectors)
         for j, mine in enumerate(self._mine):
             p[:, j] *= near[:, mine].max(axis=1) >= self.floor if mine.any() else False
@@ -78,15 +79,25 @@ def _load(path: str) -> RedFlagModel:
 def load_for(embedding_model: str, path: Path = MODEL_PATH) -> RedFlagModel | None:
     """The shipped model when it was trained on ``embedding_model``'s vectors, else None (the
     patterns and exemplars still work; a model trained on other vectors would read noise)."""
+    log = logging.getLogger(__name__)
     if not path.exists():
+        log.warning("No red-flag model at %s: only the patterns and exemplars look for red flags "
+                    "(fewer new wordings are caught; make train-redflags).", path)
         return None
     model = _load(str(path))
     if _same_model(model.embedding_model, embedding_model):
         return model
-    logging.getLogger(__name__).info("Red-flag model not used: trained on %s, the embedder is %s.",
-                                     model.embedding_model, embedding_model)
+    log.warning("Red-flag model not used: trained on %s vectors, the embedder is %s; only the patterns and "
+                "exemplars look for red flags (retrain with make train-redflags).", model.embedding_model, embedding_model)
     return None
 
 
 def _same_model(a: str, b: str) -> bool:
-    return a.rsplit("/", 1)[-1] == b.rsplit("/", 1)[-1]
+    """Both name the same model folder (the packaged MiniLM under either of its names, or one path)."""
+    from assistant.embeddings import resolve_model_path
+    from assistant.errors import SettingsError
+
+    try:
+        return resolve_model_path(a).resolve() == resolve_model_path(b).resolve()
+    except SettingsError:
+        return False

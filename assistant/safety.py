@@ -8,7 +8,7 @@
   the people and times (the patterns judge who and when; the exemplars judge what), and an
   exemplar that denies what the clause affirms ("can't walk" against "walks every day") is no match.
   A learned model (``redflag_model.py``) reads the same pieces' vectors and adds the new wordings
-  neither catches ("been short of wind today doing nothing").
+  neither catches ("nan slid off the commode an hour ago and screams if we try to lift her").
 - ``small_talk``: greetings, thanks, "what can you do?" -> a short friendly reply.
 - ``injection``: attempts to change the instructions -> they change nothing; a message that is
   only such an attempt gets a fixed reply, otherwise the rest of the message is answered normally.

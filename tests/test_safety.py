@@ -146,5 +146,17 @@ def test_the_shipped_red_flag_model_knows_every_group_and_only_its_own_embedder(
     assert model.classes == [redflag_model.NONE] + groups, "urgent.yaml groups changed: run make train-redflags"
     assert set(model.thresholds) == set(groups) and all(0.3 <= t < 1.0 for t in model.thresholds.values())
     assert redflag_model.load_for("/models/some-other-encoder") is None  # its vectors would be noise to the model
+    from assistant.embeddings import resolve_model_path
+
+    packaged = str(resolve_model_path("all-MiniLM-L6-v2"))
+    assert redflag_model.load_for(packaged + "/") is model  # the same folder named by its path
+    assert redflag_model.load_for("sentence-transformers/all-MiniLM-L6-v2") is model
     # trained on pieces cut the way the safety check cuts them now
     assert model.meta.get("reading") == chain.safety.reading(), "the gating changed: run make train-redflags"
+
+
+def test_a_missing_red_flag_model_is_said_out_loud(tmp_path, caplog):
+    from assistant import redflag_model
+
+    assert redflag_model.load_for("all-MiniLM-L6-v2", tmp_path / "redflags.json") is None
+    assert "only the patterns and exemplars" in caplog.text
