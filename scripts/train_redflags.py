@@ -37,7 +37,6 @@ The figures printed are those cross-validated ones; the untuned eval halves are 
 from __future__ import annotations
 
 import argparse
-import gzip
 import hashlib
 import json
 import random
@@ -49,9 +48,11 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 DATA = ROOT / "scripts" / "data"
-MEDQUAD = ROOT.parent / "shared" / "benchmarks" / "medquad-train" / "qa.jsonl.gz"
+
+from medquad_collection import read_pairs  # noqa: E402
+
 SEED = 1
 C_GRID = (3.0, 10.0, 30.0)
 FLOORS = (0.0, 0.4, 0.5, 0.6)  # how near a known red flag of the group a piece must be (cosine)
@@ -95,8 +96,7 @@ def messages(chain) -> list[dict]:
                     labelled.append((p, group if lab == "flag" else "none"))
         if group is not None and flag is not None:
             labelled.append((flag, group))
-        out.append({"id": mid, "kind": kind, "group": group, "text": text, "pieces": labelled,
-                    "scored": pieces})
+        out.append({"id": mid, "kind": kind, "group": group, "pieces": labelled, "scored": pieces})
 
     for g in urgent["groups"]:
         for i, e in enumerate(g["exemplars"]):
@@ -119,9 +119,7 @@ def messages(chain) -> list[dict]:
     for line in (ROOT / "evals" / "medquad-lay-tuned.jsonl").read_text(encoding="utf-8").splitlines():
         row = json.loads(line)
         add(f"medquad-lay/{row['id']}", "patient", row["question"])
-    with gzip.open(MEDQUAD, "rt", encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle if line.strip()]
-    for row in random.Random(SEED).sample(rows, 2000):
+    for row in random.Random(SEED).sample(read_pairs(), 2000):
         add(f"medquad/{row.get('id', row['question'])}", "library", row["question"])
     return out
 
