@@ -88,6 +88,9 @@ _CLAUSE_SPLIT = re.compile(
     r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
     r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
 _QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + AUX)})\b", re.I)
+_RELATIVE_WORDS = {"which", "who", "whom", "whose", "where", "when"}
+_BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
+_PRONOUN_SUBJECTS = {"i", "you", "he", "she", "it", "we", "they", "there"}
 _SUBJECTS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those", "the", "a", "an",
              "my", "your", "his", "her", "its", "our", "their", "someone", "people", "anyone"}
 
@@ -351,7 +354,20 @@ def _told(clauses: list[str], i: int) -> bool:
 
 
 def _asks_itself(clause: str) -> bool:
-    return bool(re.match(rf"^\W*(?:(?:also|now|then)\s+)?(?:{'|'.join(WH_WORDS)})\b", clause, re.I))
+    asks = re.match(rf"^\W*(?:(?:also|now|then)\s+)?(?:{'|'.join(WH_WORDS)})\b", clause, re.I)
+    return bool(asks) and not _relative(clause)
+
+
+def _relative(clause: str) -> bool:
+    """A relative clause inside a statement (", which showed a fracture", ", who is 82"), not a question:
+    it starts with which/who/where/when and no auxiliary comes before its subject ("which doctor
+    should I see", "when will I walk" are questions)."""
+    tokens = re.findall(r"[a-z']+", clause.lower())
+    if not tokens or tokens[0] not in _RELATIVE_WORDS:
+        return False
+    # "is" before "a"/"the" is a predicate ("who is a nurse"); before a pronoun it is inverted ("where is it")
+    return not any(w in AUX and (nxt in _SUBJECTS if w not in _BE else nxt in _PRONOUN_SUBJECTS)
+                   for w, nxt in zip(tokens[1:4], tokens[2:5]))
 
 
 def _compared(clause: str) -> tuple[tuple[str, str], bool] | None:

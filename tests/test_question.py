@@ -121,6 +121,18 @@ def test_a_statement_going_on_with_and_is_story_not_a_question(analyse, message,
     assert not any(p.text.lower().startswith(("has ", "do ")) for p in question.parts)
 
 
+@pytest.mark.parametrize("message, asked", [
+    ("The GP sent her for a scan, which showed a broken bone in her back. What is kyphoplasty?", ["What is kyphoplasty?"]),
+    ("My sister, who is a nurse, says it's safe. Is it?", ["Is it?"]),
+    ("He saw a surgeon last week, when the pain got worse, and we are worried. Who does it?", ["Who does it?"]),
+    # inverted: a question of its own even without a question mark
+    ("My mum has a fracture, which doctor should she see.", ["which doctor should she see."]),
+    ("I had it done on Monday, when will I be able to drive.", ["when will I be able to drive."]),
+])
+def test_a_relative_clause_inside_a_statement_is_story_not_a_question(analyse, message, asked):
+    assert [p.text for p in analyse(message).parts] == asked
+
+
 @pytest.mark.parametrize("message", ["what's that got to do with my back breaking?",
                                      "what has osteoporosis got to do with it?",
                                      "what does my age have to do with it?"])
