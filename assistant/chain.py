@@ -52,6 +52,7 @@ from assistant.onnx_encoder import cache_root
 from assistant.prompts import Prompts
 from assistant.question import Analyzer, Question
 from assistant.ranker import Cues, default_ranker
+from assistant.restate import restate
 from assistant.retrieve import HybridRetriever, Passage
 from assistant.rewrite import HeuristicRewriter, ModelRewriter, QueryRewriter, Resolution, Turn
 from assistant.safety import Safety, clean
@@ -529,8 +530,11 @@ class AssistantChain(Runnable[Any, dict]):
                                    topics=self.topics(query, parts))
 
     def warm_up(self) -> None:
-        """Answer one example question, so that the first patient does not wait for what loads on first use."""
+        """Answer one example question, so that the first patient does not wait for what loads on first use,
+        and load the verb forms a note's restated question needs (lemminflect's tables: 0.2 s, which
+        20 patients asking at once would otherwise each pay)."""
         self.invoke(self.example_questions()[0])
+        restate("does it cost much?")
 
     def prefill(self) -> threading.Event:
         """Embed the index's sentences in a background thread (a long-running server calls this; a build

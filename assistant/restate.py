@@ -171,12 +171,18 @@ def _can_be_adjective(word: str) -> bool:
 
 
 def _inflect(verb: str, tag: str, subject: str) -> str:
-    from lemminflect import getInflection
-
     if tag == "VBZ" and subject.lower() in ("i", "you", "we", "they"):
         return verb
-    forms = getInflection(verb.lower(), tag=tag)
-    return forms[0] if forms else verb
+    return _inflection(verb.lower(), tag) or verb
+
+
+@lru_cache(maxsize=4096)
+def _inflection(verb: str, tag: str) -> str:
+    """lemminflect's form of a verb ('' if none); slow enough (a few ms) to be worth keeping."""
+    from lemminflect import getInflection
+
+    forms = getInflection(verb, tag=tag)
+    return forms[0] if forms else ""
 
 
 def _swap(text: str) -> str:
