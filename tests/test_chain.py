@@ -228,3 +228,12 @@ def test_the_rewriter_is_swappable(settings, embedder):
     chain = build_chain(settings, embedder=embedder, rewriter=EchoRewriter())
     out = ask(chain, "anything at all")
     assert out["search_query"] == "What causes compression fractures?" and "osteoporosis" in out["answer"]
+
+
+def test_warm_up_loads_what_a_declined_question_needs(chain):
+    """20 patients asking at once must not each load lemminflect's verb forms for their note."""
+    from assistant.restate import _inflection
+
+    _inflection.cache_clear()
+    chain.warm_up()
+    assert _inflection.cache_info().currsize > 0
