@@ -144,9 +144,12 @@ class Speller:
 
     def correct(self, text: str) -> str:
         """The text with typos of corpus words fixed; everything else kept as it was."""
-        return re.sub(r"(?<![\w-])[A-Za-z][A-Za-z0-9-]*[A-Za-z0-9]", lambda m: self._token(m.group(0)), text)
+        return re.sub(r"(?<![\w'’-])[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]", lambda m: self._token(m.group(0)), text)
 
     def _token(self, token: str) -> str:
+        head, apostrophe, tail = re.split(r"(['’])", token, maxsplit=1) if re.search(r"['’]", token) else (token, "", "")
+        if apostrophe:  # "surgen's" is corrected as "surgen"; "shouldn't", "we're" are words, not "shouldn" + 't'
+            return self._token(head) + apostrophe + tail if tail.lower() == "s" else token
         if len(token) < 4 or not token.isalpha():
             return token  # "ADCY5", "CoA-3", short words: names and codes, never typos
         return self.correct_word(token)

@@ -48,3 +48,14 @@ def test_typos_of_everyday_words_are_corrected_and_names_kept(typo, fixed):
 
 def test_correct_keeps_the_rest_of_the_text():
     assert Speller(VOCAB).correct("Who does kyphoplasy, please?") == "Who does kyphoplasty, please?"
+
+
+@pytest.mark.parametrize("text", ["Shouldn't a good doctor say?", "Doesn't it hurt?", "Couldn’t they wait?",
+                                  "We're told it's fine, haven't we?", "wouldn't, didn't, aren't, mightn't"])
+def test_contractions_are_words_not_typos(text):
+    assert Speller(VOCAB).correct(text) == text  # not "should't", "does't"
+
+
+def test_a_possessive_is_corrected_as_its_word():
+    assert Speller(VOCAB).correct("the nuerosurgeons' room, the kyphoplasy's cost") == \
+        "the neurosurgeons' room, the kyphoplasty's cost"
