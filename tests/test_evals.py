@@ -99,6 +99,7 @@ UNTUNED = {"evals/patients-untuned.yaml": "4acc84c1908fa0f2f3ecd906c334726ddfd51
            "evals/redflags-2-untuned.yaml": "e72fc11e79db7520d9067ca0a24e8fd5725bb7ce66bb1e459276421debc33a17",
            "evals/redflags-3-untuned.yaml": "c820e2962f2c3cd9889e044888c3111742b528636506bd8b9542a091a87f7801",
            "evals/redflags-4-untuned.yaml": "f13eaf002727498a9102e08a66881c7d2e62c3f636a508a47b1812ab9b1b72d3",
+           "evals/followups-untuned.yaml": "89bdbd022dd8f6374076e0b5cafaa16b431c92f421b47de050667081dfebec60",
            "evals/guard_cases_heldout.yaml": "218fe479f10a97f9a709730a9a0fcaad3475bbcf311578c59117c2cfa37ed24e",
            "evals/guard_cases_heldout2.yaml": "eb8c0855e591f29373a88771b8a25a7163e7ad2cd976d20dafc0b72ca8b02e6b"}
 
