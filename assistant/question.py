@@ -20,6 +20,8 @@ words corrected (``text.Speller``). No model runs here; embeddings are computed 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from dataclasses import dataclass, field, replace
 
@@ -31,6 +33,7 @@ CARRIED_WEIGHT = 0.4  # a word carried from the story or an earlier turn counts 
 PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
 MAX_PARTS = 4
+MAX_CLIPPED = 3  # a clipped word that starts more corpus words than this says nothing about which one
 MAX_RESTATED = 140  # a longer question is not restated in a note (the note would read as an echo)
 
 # Words that shape a question but never say what it is about ("how long", "what kind", "tell me").
@@ -82,7 +85,7 @@ _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentio
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
 _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
-                   r"other (things|ways|reasons))\b", re.I)
+                   r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(
     r"(?<=[?!])\s*|(?<=[.;])\s+|\n+|,\s+(?=(?:what|who|how|why|when|where|which|is|are|can|could|do|does|will|would|should)\s)"
     r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
@@ -174,6 +177,7 @@ class Analyzer:
         self.text_speak: dict[str, str] = {str(k): str(v) for k, v in (prompts.data("text_speak.yaml") or {}).items()}
         self.speller = Speller(vocabulary)
         self.vocabulary = vocabulary
+        self._sorted_vocabulary = sorted(vocabulary)
         self.corpus_stems = frozenset(stem(w) for w in vocabulary)
         self.topic_stems = topic_stems
         self.medical_terms = medical_terms
@@ -311,8 +315,20 @@ class Analyzer:
             if w in QUESTION_FILLER or s in seen or w in self.text_speak:
                 continue
             seen.add(s)
-            out.append(Term(w, s, specificity(w), self.is_specific(w, w in names)))
+            clipped = self.clipped(w) if zipf(w) < EVERYDAY_ZIPF else frozenset()
+            out.append(Term(w, s, specificity(w), self.is_specific(w, w in names), alternatives=clipped))
         return out
+
+    def clipped(self, word: str) -> frozenset[str]:
+        """The stems of the corpus words a rare word is the start of ("neuro" -> neurosurgeons, "ortho" ->
+        orthopedic): patients clip long terms. Only a word of at least 4 letters that the corpus lacks,
+        starting at most ``MAX_CLIPPED`` corpus words at least 3 letters longer."""
+        if len(word) < 4 or word in self.vocabulary:
+            return frozenset()
+        start = bisect.bisect_left(self._sorted_vocabulary, word)
+        longer = {stem(w) for w in itertools.takewhile(lambda w: w.startswith(word), self._sorted_vocabulary[start:])
+                  if len(w) >= len(word) + 3}
+        return frozenset(longer) if len(longer) <= MAX_CLIPPED else frozenset()
 
     def is_specific(self, word: str, capitalised: bool = False) -> bool:
         """A named thing: a medical term, a rare word (a drug, a brand) or a name (an insurer)."""

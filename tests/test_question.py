@@ -191,3 +191,22 @@ def test_text_speak_and_typos_are_normalised(analyse):
 ])
 def test_restatement_for_notes(question, restated):
     assert restate(question) == restated
+
+
+@pytest.mark.parametrize("clipped, full", [("neuro", "neurosurgeon"), ("osteo", "osteoporosi"), ("ortho", "orthoped")])
+def test_a_clipped_term_stands_for_the_corpus_words_it_starts(chain, clipped, full):
+    term = next(t for t in chain.analyzer.terms(f"what about the {clipped} ones?") if t.word == clipped)
+    assert full in term.alternatives
+    assert not chain.grounder.absent(chain.analyzer.part(f"what do the {clipped} ones do?"))
+
+
+def test_a_short_start_of_many_words_is_not_a_clipping(chain):
+    assert chain.analyzer.clipped("spin") == frozenset()  # everyday, or too short to say which word
+    assert chain.analyzer.clipped("cardio") == frozenset()  # starts no corpus word
+
+
+@pytest.mark.parametrize("message, more", [("any other causes?", True), ("are there others?", True),
+                                           ("what other doctors do it?", True), ("what causes it?", False),
+                                           ("and the other one?", False)])
+def test_asking_for_others_asks_for_more(analyse, message, more):
+    assert analyse(message, context="causes", previous="The most frequent cause is osteoporosis.").more is more
