@@ -133,6 +133,7 @@ class Grounder:
             return PartResult(part, passages, [], fetched=passages, labels=self.cues.labels)
         need = need_shares(self, part, cands)
         order = order_scores(x, probs, need, self.order, defining="definition" in part.types)
+        order = order + _spells_out(part, cands)
         scored = sorted(zip(order.tolist(), cands), key=lambda s: (-s[0], s[1].chunk_id, s[1].n))
         typed = frozenset((c.chunk_id, c.n) for c, t in zip(cands, x[:, FEATURES.index("type_answer")]) if t > 0)
         return PartResult(part, passages, scored, best=float(probs.max()), typed=typed,
@@ -221,6 +222,15 @@ def order_scores(x: np.ndarray, probs: np.ndarray, need: np.ndarray, weights: di
              "type": x[:, FEATURES.index("type_answer")], "anaphoric": -x[:, FEATURES.index("anaphoric")],
              "first": x[:, FEATURES.index("position")] * float(defining)}
     return sum(weights.get(name, 0.0) * value for name, value in parts.items())
+
+
+def _spells_out(part: Part, candidates: list[Candidate]) -> np.ndarray:
+    """1 for a sentence that spells out an abbreviation the part asks about ("what does VCF mean?":
+    "... a Vertebral Compression Fracture (VCF)"), which then comes first; else 0."""
+    if "name" not in part.types:
+        return np.zeros(len(candidates))
+    acronyms = set(re.findall(r"\b[A-Z]{2,6}\b", part.text))
+    return np.array([1.0 if any(f"({a})" in c.text for a in acronyms) else 0.0 for c in candidates])
 
 
 def topic_stems(index: Index) -> set[str]:

@@ -237,3 +237,10 @@ def test_warm_up_loads_what_a_declined_question_needs(chain):
     _inflection.cache_clear()
     chain.warm_up()
     assert _inflection.cache_info().currsize > 0
+
+
+@pytest.mark.parametrize("question, spelled", [("What does VCF mean?", "Vertebral Compression Fracture (VCF)"),
+                                               ("what's IR short for", "Interventional Radiologists (IR)"),
+                                               ("What does IR stand for?", "Interventional Radiologists (IR)")])
+def test_asked_what_an_abbreviation_means_the_first_sentence_spells_it_out(chain, question, spelled):
+    assert spelled in chain.invoke(question)["answer"].split("[1]")[0]
