@@ -160,3 +160,11 @@ def test_a_missing_red_flag_model_is_said_out_loud(tmp_path, caplog):
 
     assert redflag_model.load_for("all-MiniLM-L6-v2", tmp_path / "redflags.json") is None
     assert "only the patterns and exemplars" in caplog.text
+
+
+@pytest.mark.parametrize("message", ["could I just take painkillers instead?",
+                                     "is paracetamol enough or do I need something stronger for the pain?"])
+def test_asking_about_pain_relief_is_not_stockpiling_tablets(chain, message):
+    """The self-harm exemplar about putting painkillers aside is near any painkiller question; the calm
+    exemplars about pain relief hold it back (found by a reviewer: "could I just take painkillers instead?")."""
+    assert not _alarms(chain, message, model=True), message
