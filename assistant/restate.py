@@ -127,9 +127,13 @@ def _subject_length(tokens: list[str], be: bool = False) -> int:
             low[i - 1] not in ("one", "ones") and _can_be_adjective(low[i - 1]))
         if can_be_verb(low[i]) and not ((after_modifier or be) and _can_be_noun(low[i])):
             break  # "the other options", "is the success rate": nouns, even if "option" and "rate" can be verbs
-        if be and _can_be_adjective(low[i]):
-            break
+        in_phrase = low[i - 1] in _DETERMINERS | _POSSESSIVES | _MODIFIERS or (
+            _can_be_adjective(low[i - 1]) and _can_be_noun(low[i]))
+        if be and _can_be_adjective(low[i]) and not in_phrase:
+            break  # "is kyphoplasty | safe", "is my mum | too old"; but "or the | orthopedic surgeon" goes on
         i += 1
+    if be and i == len(low) > 1:
+        i -= 1  # "is the local anaesthetic | enough": after "is", something is said of the subject
     return i
 
 

@@ -188,6 +188,12 @@ def test_text_speak_and_typos_are_normalised(analyse):
     ("Is it in there forever?", "whether it is in there forever"),
     ("open surgery?", "anything about open surgery"),
     ("probably nothing?", ""),  # names no option
+    ("is the neurosurgeon or the orthopedic surgeon better?",
+     "whether the neurosurgeon or the orthopedic surgeon is better"),
+    ("is a general anaesthetic needed?", "whether a general anaesthetic is needed"),
+    ("is the local anaesthetic enough?", "whether the local anaesthetic is enough"),
+    ("is my mum too old?", "whether your mum is too old"),
+    ("doesn't insurance pay for it?", "whether insurance doesn't pay for it"),
 ])
 def test_restatement_for_notes(question, restated):
     assert restate(question) == restated
