@@ -64,6 +64,9 @@ class Safety:
         self.advice: str = urgent["advice"].strip()
         self._groups = [(g["name"], [re.compile(p.strip(), re.I) for p in g["patterns"]], g.get("exemplars") or [])
                         for g in urgent["groups"]]
+        # what a message must also say for a group to count by resemblance (exemplars, the learned model):
+        # "severe sudden pain after a fall or injury" needs the fall or a time; "my back hurts" alone is not it
+        self._requires = {g["name"]: re.compile(g["requires"].strip(), re.I) for g in urgent["groups"] if g.get("requires")}
         self._calm: list[str] = urgent.get("calm") or []
         self._threshold, self._margin = float(urgent["threshold"]), float(urgent["margin"])
         self._personal = re.compile(urgent["personal"].strip(), re.I)
@@ -102,7 +105,8 @@ class Safety:
         if not pieces or self._embed is None:
             return found
         texts = self.compared(pieces)
-        return found + tuple(g for g in self.similar(pieces, dict(zip(texts, self._embed(texts)))) if g not in found)
+        return found + tuple(g for g in self.similar(pieces, dict(zip(texts, self._embed(texts))), message)
+                             if g not in found)
 
     def red_flags(self, message: str) -> tuple[tuple[str, ...], list[str]]:
         """(groups whose patterns match a clause about someone now, the clauses and pieces of clauses
@@ -146,11 +150,13 @@ class Safety:
         rest = " ".join(_NEUTRAL_SPACE.sub(" ", self._current.sub(" ", self._personal.sub(" ", text))).split())
         return rest if len(rest.split()) >= 2 else text
 
-    def similar(self, pieces: list[str], vectors: Mapping[str, np.ndarray]) -> list[str]:
+    def similar(self, pieces: list[str], vectors: Mapping[str, np.ndarray], message: str = "") -> list[str]:
         """Red-flag groups whose exemplars a piece resembles (and resembles more than the calm ones),
         or that the learned model finds in a piece. ``vectors``: the ``compared`` texts' vectors. The
         exemplars are compared without people and times; the model reads both forms (whether
-        something is over or happening now is in the words the comparison leaves out)."""
+        something is over or happening now is in the words the comparison leaves out). A group with a
+        ``requires`` pattern counts only when the ``message`` (default: the pieces) matches it or says
+        the symptom is happening now (``current``)."""
         if self._embed_fixed is None:
             return []
         if self._exemplars is None:
@@ -174,6 +180,7 @@ class Safety:
                 stems = {stem(w) for w in words(piece)}
                 sims[i, [bool(denied & stems) for denied in self._denied]] = -1.0
         calm_best = (neutral @ calm.T).max(axis=1) if len(calm) else np.full(len(pieces), -1.0)
+        told = message or " ".join(pieces)
         found = []
         for row, calm_sim in zip(sims, calm_best):
             for g, (name, _, _) in enumerate(self._groups):
@@ -182,7 +189,8 @@ class Safety:
                     found.append(name)
         learned = self._model.groups(np.hstack([neutral, np.array([vectors[p] for p in pieces])]),
                                      neutral @ self._learned.T) if self._model is not None else []
-        return found + [g for g in learned if g not in found]
+        return [g for g in found + [g for g in learned if g not in found]
+                if g not in self._requires or self._requires[g].search(told) or self._current.search(told)]
 
     def _about_someone_now(self, clause: str, message: str) -> bool:
         current = bool(self._current.search(clause))

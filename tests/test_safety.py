@@ -120,7 +120,7 @@ def _alarms(chain, message: str, model: bool) -> bool:
     safety = chain.safety if model else Safety(chain.prompts, "the guide", embed=chain.embedder.encode)
     flags, pieces = chain.red_flags(message)
     texts = safety.compared(pieces)
-    return bool(flags) or bool(pieces and safety.similar(pieces, dict(zip(texts, chain.embedder.encode(texts)))))
+    return bool(flags) or bool(pieces and safety.similar(pieces, dict(zip(texts, chain.embedder.encode(texts))), message))
 
 
 def test_the_learned_model_catches_wordings_the_patterns_and_exemplars_miss(chain):
@@ -168,3 +168,18 @@ def test_asking_about_pain_relief_is_not_stockpiling_tablets(chain, message):
     """The self-harm exemplar about putting painkillers aside is near any painkiller question; the calm
     exemplars about pain relief hold it back (found by a reviewer: "could I just take painkillers instead?")."""
     assert not _alarms(chain, message, model=True), message
+
+
+@pytest.mark.parametrize("message", ["My back hurts.", "my back is killing me", "I've got terrible back pain",
+                                     "Dad's back is really painful, will kyphoplasty help?"])
+def test_back_pain_alone_is_not_a_fall(chain, message):
+    """Found by a reviewer: the learned model read bare back pain as 'severe sudden pain after a fall'.
+    The group needs the fall or injury, or a time the pain began."""
+    assert not _alarms(chain, message, model=True), message
+
+
+@pytest.mark.parametrize("message", ["I slipped on the ice this morning and now my back is agony",
+                                     "picked up the grandkid and felt a crack in my back, worst pain I've ever had",
+                                     "Mum had a tumble in the garden. She's in terrible pain and can't get up."])
+def test_pain_after_a_fall_or_injury_still_alarms(chain, message):
+    assert _alarms(chain, message, model=True), message
