@@ -32,7 +32,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from assistant.index import Index
-from assistant.question import Part, Question
+from assistant.question import STORY_TERM_WEIGHT as STORY_WEIGHT
+from assistant.question import Part, Question, specificity
 from assistant.ranker import FEATURES, Candidate, Cues, Ranker, features, match_share, term_weights
 from assistant.retrieve import Passage
 from assistant.text import STOPWORDS, content_words, near_function_word, root, stem, words
@@ -133,7 +134,7 @@ class Grounder:
             return PartResult(part, passages, [], fetched=passages, labels=self.cues.labels)
         need = need_shares(self, part, cands)
         order = order_scores(x, probs, need, self.order, defining="definition" in part.types)
-        order = order + _spells_out(part, cands)
+        order = order + _spells_out(part, cands, lead=cands[int(np.argmax(order))].chunk_id)
         scored = sorted(zip(order.tolist(), cands), key=lambda s: (-s[0], s[1].chunk_id, s[1].n))
         typed = frozenset((c.chunk_id, c.n) for c, t in zip(cands, x[:, FEATURES.index("type_answer")]) if t > 0)
         return PartResult(part, passages, scored, best=float(probs.max()), typed=typed,
@@ -179,6 +180,13 @@ class Grounder:
         result.covered = True
         return result
 
+    def _story_in_corpus(self, question: Question) -> bool:
+        """The story around the question names what the corpus is about ("...five weeks after my
+        kyphoplasty. Will I be OK to fly?"): the message is on the corpus's subject even when the
+        question's own words are not, so it is declined as not covered (its need named), not as off-topic."""
+        return any(specificity(w) >= STORY_WEIGHT and stem(w) in self.corpus_stems
+                   for w in content_words(" ".join(question.story)))
+
     def assess(self, question: Question, results: list[PartResult]) -> Coverage:
         results = [self.decide(r) for r in results]
         for r in results:  # a difference needs both sides: one the source lacks leaves nothing to compare
@@ -193,7 +201,7 @@ class Grounder:
         if any(r.covered for r in results):
             return Coverage("partial", tuple(results), notes, missing)
         in_corpus = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
-                        for r in results for t in r.part.terms)
+                        for r in results for t in r.part.terms) or self._story_in_corpus(question)
         best_cos = max((p.dense for r in results for p in r.passages), default=0.0)
         verdict = "off_topic" if not in_corpus and best_cos < OFF_TOPIC_COS else "not_covered"
         return Coverage(verdict, tuple(results), notes, missing)
@@ -224,13 +232,16 @@ def order_scores(x: np.ndarray, probs: np.ndarray, need: np.ndarray, weights: di
     return sum(weights.get(name, 0.0) * value for name, value in parts.items())
 
 
-def _spells_out(part: Part, candidates: list[Candidate]) -> np.ndarray:
-    """1 for a sentence that spells out an abbreviation the part asks about ("what does VCF mean?":
-    "... a Vertebral Compression Fracture (VCF)"), which then comes first; else 0."""
+def _spells_out(part: Part, candidates: list[Candidate], lead: str) -> np.ndarray:
+    """1 for a sentence of the best passage (``lead``) that spells out an abbreviation the part asks
+    about ("what does VCF mean?": "... a Vertebral Compression Fracture (VCF)"), which then comes
+    first; else 0. Other passages may spell it out too (a library's pages on kidney diet say "chronic
+    kidney disease (CKD)"): they do not jump ahead of the page the question is about."""
     if "name" not in part.types:
         return np.zeros(len(candidates))
     acronyms = set(re.findall(r"\b[A-Z]{2,6}\b", part.text))
-    return np.array([1.0 if any(f"({a})" in c.text for a in acronyms) else 0.0 for c in candidates])
+    return np.array([1.0 if c.chunk_id == lead and any(f"({a})" in c.text for a in acronyms) else 0.0
+                     for c in candidates])
 
 
 def topic_stems(index: Index) -> set[str]:

@@ -33,6 +33,8 @@ _SUBJECT_PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "this", "that"
 _INDEFINITE = {"nothing", "something", "anything", "everything"}  # "probably nothing?" names no thing
 
 
+_ASKED_OF_ME = re.compile(r"^(?:can|could|would|will) you (?:please )?(?:give|send|recommend|suggest|find|show|write|get|"
+                          r"make|tell) (?:me|us) (?!(?:about|what|who|how|where|when|why|which|whether|if)\b)(.+)$", re.I)
 _CONTRACTIONS = re.compile(r"\b(what|who|how|where|when|why|which|it|that|there)'s\b", re.I)
 
 
@@ -43,6 +45,9 @@ def restate(question: str) -> str:
     if not tokens:
         return ""
     low = [t.lower().strip(",") for t in tokens]
+    asked = _ASKED_OF_ME.match(" ".join(tokens))
+    if asked:  # "can you give me a recipe for shepherd's pie?": what is asked for, not "whether you can give you"
+        return "anything about " + _swap(asked.group(1))
     try:
         if low[0] in AUX and len(tokens) > 1:
             clause = _declarative(low[0], tokens[1:])

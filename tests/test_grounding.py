@@ -57,3 +57,13 @@ def test_the_other_two_are_each_described(chain):
         history += [("user", turn), ("assistant", ask(chain, turn, history)["answer"])]
     out = ask(chain, "and the other two?", history)
     assert "Orthopedic Spine Surgeons specialize" in out["answer"] and "Neurosurgeons are specialists" in out["answer"]
+
+
+@pytest.mark.parametrize("message, kind", [
+    ("We've got a holiday booked five weeks after my kyphoplasty. Will I be OK to fly?", "not_covered"),
+    ("What is the capital of France?", "off_topic"),
+    ("I have a friend visiting from France. What is the capital of France?", "off_topic"),
+])
+def test_a_story_about_the_corpus_subject_makes_the_message_on_topic(chain, message, kind):
+    """Declined as not covered, with its need named, rather than as off-topic."""
+    assert chain.invoke(message)["kind"] == kind

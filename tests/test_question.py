@@ -194,6 +194,7 @@ def test_text_speak_and_typos_are_normalised(analyse):
     ("is the local anaesthetic enough?", "whether the local anaesthetic is enough"),
     ("is my mum too old?", "whether your mum is too old"),
     ("doesn't insurance pay for it?", "whether insurance doesn't pay for it"),
+    ("Can you give me a good recipe for shepherd's pie?", "anything about a good recipe for shepherd's pie"),
 ])
 def test_restatement_for_notes(question, restated):
     assert restate(question) == restated
