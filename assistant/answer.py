@@ -13,9 +13,10 @@ part of the question (see ``grounding.py``), in the order they were asked:
    a sentence of the best one's passage that gives the kind of answer asked for (its cue words: a
    cause for "what causes…?") needs only ``LIST_KEEP_RATIO``, so the key sentence after a general
    one is not dropped;
-4. never the same sentence twice, nor one that repeats a chosen one; a sentence the previous
-   answer already gave scores less when the patient asks for more ("what else?"), and more when
-   they ask to hear it again ("what was that about X?").
+4. never a question of the source's own ("What are the symptoms of X?"), never the same sentence
+   twice, nor one that repeats a chosen one; a sentence the previous answer already gave scores
+   less when the patient asks for more ("what else?"), and more when they ask to hear it again
+   ("what was that about X?").
 
 It is a LangChain ``Runnable`` taking a ``GenerationInput`` and returning ``Quote``s; any Runnable
 with that contract can replace it (``build_chain(generator=...)``): abstention, citations and the
@@ -122,6 +123,8 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         for p, c in scored:
             if len(chosen) >= limit:
                 break
+            if c.text.rstrip().endswith("?"):
+                continue  # a question in the source ("What are the symptoms of X?") answers nothing
             if p < floor and not (c.chunk_id == lead and (c.chunk_id, c.n) in result.typed and p >= LIST_KEEP_RATIO * best):
                 continue  # weaker, unless the best passage goes on with the kind of answer asked for
             group = [(c.chunk_id, c.n)]
@@ -133,7 +136,8 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
                 group.append(nxt)  # the sentence that completes this one comes along
             for key in group:
                 text = self.index.chunk(key[0]).sentences[key[1]].text
-                if key in chosen or key in taken or _repeats(text, texts) or len(chosen) >= limit + 1:
+                if (key in chosen or key in taken or _repeats(text, texts) or len(chosen) >= limit + 1
+                        or text.rstrip().endswith("?")):
                     continue
                 chosen.append(key)
                 texts.append(text)

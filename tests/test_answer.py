@@ -42,3 +42,21 @@ def test_near_duplicates_are_recognised():
 def test_highlighting_escapes_the_passage():
     html = highlight_html("<b>a</b> then b", [{"start": 9, "end": 15}])
     assert html == "&lt;b&gt;a&lt;/b&gt; <mark>then b</mark>"
+
+
+def test_a_question_in_the_source_is_never_quoted_as_an_answer(tmp_path, embedder):
+    """Library pages put their questions in the text ("What causes X?" before the answer); quoting one
+    answers nothing."""
+    from assistant.chain import build_chain
+    from assistant.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "gout.md").write_text(
+        "# Gout\n\nWhat causes gout? Gout is caused by too much uric acid in the blood. Uric acid crystals "
+        "collect in the joints. What are the symptoms of gout? Gout causes sudden, severe pain in a joint.\n",
+        encoding="utf-8")
+    chain = build_chain(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder)
+    out = chain.invoke("what causes gout?")
+    assert out["kind"] == "answer" and "uric acid" in out["answer"]
+    assert "?" not in out["answer"].split("\n\n")[0].replace("[1]", "")
