@@ -334,8 +334,9 @@ class AssistantChain(Runnable[Any, dict]):
         searched = self._search_texts(question, parts) if question else []
         texts = list(dict.fromkeys(self.safety.compared(compare) + searched))
         vectors = dict(zip(texts, self.embedder.encode(texts))) if texts else {}
-        urgent = flags + tuple(g for g in self.safety.similar(compare, vectors, parsed.question) if g not in flags) \
-            if compare else flags
+        urgent = flags
+        if compare:
+            urgent += tuple(g for g in self.safety.similar(compare, vectors, parsed.question) if g not in flags)
         out = _empty_result(parsed.question)
         out["history_trimmed"] = parsed.trimmed
         said: list[str] = []

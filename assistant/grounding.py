@@ -32,8 +32,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from assistant.index import Index
-from assistant.question import STORY_TERM_WEIGHT as STORY_WEIGHT
-from assistant.question import Part, Question, specificity
+from assistant.question import STORY_TERM_WEIGHT, Part, Question, specificity
 from assistant.ranker import FEATURES, Candidate, Cues, Ranker, features, match_share, term_weights
 from assistant.retrieve import Passage
 from assistant.text import STOPWORDS, content_words, near_function_word, root, stem, words
@@ -184,7 +183,7 @@ class Grounder:
         """The story around the question names what the corpus is about ("...five weeks after my
         kyphoplasty. Will I be OK to fly?"): the message is on the corpus's subject even when the
         question's own words are not, so it is declined as not covered (its need named), not as off-topic."""
-        return any(specificity(w) >= STORY_WEIGHT and stem(w) in self.corpus_stems
+        return any(specificity(w) >= STORY_TERM_WEIGHT and stem(w) in self.corpus_stems
                    for w in content_words(" ".join(question.story)))
 
     def assess(self, question: Question, results: list[PartResult]) -> Coverage:

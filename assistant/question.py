@@ -25,7 +25,7 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 
-from assistant.restate import AUX, MODALS, WH_WORDS, can_be_verb, restate
+from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_verb, restate
 from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, near_common_word, stem, words, zipf
 
 STORY_TERM_WEIGHT = 0.5  # a word of the story the corpus uses, and no everyday one ("cement", not "back"), is carried
@@ -92,7 +92,6 @@ _CLAUSE_SPLIT = re.compile(
     r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
 _QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + AUX)})\b", re.I)
 _RELATIVE_WORDS = {"which", "who", "whom", "whose", "where", "when"}
-_BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
 _PRONOUN_SUBJECTS = {"i", "you", "he", "she", "it", "we", "they", "there"}
 _SUBJECTS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those", "the", "a", "an",
              "my", "your", "his", "her", "its", "our", "their", "someone", "people", "anyone"}
@@ -326,8 +325,8 @@ class Analyzer:
         if len(word) < 4 or word in self.vocabulary:
             return frozenset()
         start = bisect.bisect_left(self._sorted_vocabulary, word)
-        longer = {stem(w) for w in itertools.takewhile(lambda w: w.startswith(word), self._sorted_vocabulary[start:])
-                  if len(w) >= len(word) + 3}
+        following = itertools.islice(self._sorted_vocabulary, start, None)
+        longer = {stem(w) for w in itertools.takewhile(lambda w: w.startswith(word), following) if len(w) >= len(word) + 3}
         return frozenset(longer) if len(longer) <= MAX_CLIPPED else frozenset()
 
     def is_specific(self, word: str, capitalised: bool = False) -> bool:
@@ -382,7 +381,7 @@ def _relative(clause: str) -> bool:
     if not tokens or tokens[0] not in _RELATIVE_WORDS:
         return False
     # "is" before "a"/"the" is a predicate ("who is a nurse"); before a pronoun it is inverted ("where is it")
-    return not any(w in AUX and (nxt in _SUBJECTS if w not in _BE else nxt in _PRONOUN_SUBJECTS)
+    return not any(w in AUX and (nxt in _SUBJECTS if w not in BE else nxt in _PRONOUN_SUBJECTS)
                    for w, nxt in zip(tokens[1:4], tokens[2:5]))
 
 

@@ -23,7 +23,7 @@ _DO = {"do": "", "does": "VBZ", "did": "VBD"}
 _PREPOSITIONS = {"for", "to", "in", "on", "at", "after", "before", "with", "without", "from", "by", "during", "of",
                  "about", "if", "or", "and", "than", "like", "under", "over", "into"}
 _CLAUSE_LINKS = {"if", "or", "and", "than"}  # start a clause of their own, not a phrase of the subject
-_BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
+BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
 MODALS = ("can", "could", "will", "would", "should", "shall", "may", "might", "must")
 _MODALS = {*MODALS, "can't", "won't", "wouldn't", "shouldn't", "couldn't"}
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any", "each", "every", "all"}
@@ -61,11 +61,11 @@ def restate(question: str) -> str:
             wh, rest = tokens[:n], tokens[n:]
             subject_question = rest and len(rest) > 1 and (
                 (rest[0].lower() in _DO and _subject_length(rest[1:]) == len(rest) - 1)  # "who does it"
-                or (rest[0].lower() in _BE and n >= 2 and rest[1].lower() not in _SUBJECT_PRONOUNS
+                or (rest[0].lower() in BE and n >= 2 and rest[1].lower() not in _SUBJECT_PRONOUNS
                     and (low[0] in ("which", "whose")  # "which one is best", "which surgeon is the most experienced"
                          or (rest[1].lower() not in _DETERMINERS and (_can_be_adjective(rest[1].lower()) or (
                              can_be_verb(rest[1].lower()) and not _can_be_noun(rest[1].lower()))))))  # "what X is used"
-                or (rest[0].lower() in _BE and n == 1 and low[0] in ("which", "what", "who")
+                or (rest[0].lower() in BE and n == 1 and low[0] in ("which", "what", "who")
                     and _can_be_adjective(rest[1].lower().strip(","))))  # "which is better"
             if rest and rest[0].lower() in AUX and len(rest) > 1 and not subject_question:
                 return _swap(" ".join(wh).lower() + " " + _declarative(rest[0].lower(), rest[1:]))
@@ -80,14 +80,14 @@ def restate(question: str) -> str:
 
 def _declarative(aux: str, rest: list[str]) -> str:
     """'does' + ['Medicare', 'cover', 'it'] -> 'Medicare covers it'; 'will' + ['I', 'be', ...] -> 'I will be ...'."""
-    n = (_subject_before_base_verb(rest) if aux in _DO or aux in _MODALS else 0) or _subject_length(rest, be=aux in _BE)
+    n = (_subject_before_base_verb(rest) if aux in _DO or aux in _MODALS else 0) or _subject_length(rest, be=aux in BE)
     subject, tail = rest[:n], rest[n:]
     if aux in _DO:
         if tail and _DO[aux]:
             tail = [_inflect(tail[0], _DO[aux], " ".join(subject))] + tail[1:]
         return " ".join(subject + tail)
     aux = {"isn't": "is not", "aren't": "are not", "can't": "cannot", "won't": "will not"}.get(aux, aux)
-    if (aux in _BE and len(tail) > 1 and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS
+    if (aux in BE and len(tail) > 1 and tail[0].lower() in _PREPOSITIONS - _CLAUSE_LINKS
             and subject[-1].lower() not in _SUBJECT_PRONOUNS):  # but "is it | in there forever": "it is in there ..."
         return " ".join(subject + tail + [aux])  # "how long recovery after kyphoplasty is"
     return " ".join(subject + [aux] + tail)
@@ -187,7 +187,8 @@ def _inflect(verb: str, tag: str, subject: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _inflection(verb: str, tag: str) -> str:
-    """lemminflect's form of a verb ('' if none); slow enough (a few ms) to be worth keeping."""
+    """lemminflect's form of a verb ('' if none). Kept: each call copies lemminflect's entries, and
+    the warm-up test reads the cache to see that the forms were loaded before the first patient."""
     from lemminflect import getInflection
 
     forms = getInflection(verb, tag=tag)
