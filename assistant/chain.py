@@ -130,7 +130,7 @@ class AssistantChain(Runnable[Any, dict]):
     # -- the parts that depend on the index build -------------------------------------------
     def _build_parts(self, index: Index) -> IndexParts:
         retriever = HybridRetriever(index=index, k=self.settings.top_k)
-        grounder = Grounder(index, self.cues, self.ranker)
+        grounder = Grounder(index, self.cues, self.ranker, embed=self.embedder.encode)
         titles = {c.title for c in index.chunks}
         analyzer = Analyzer(self.prompts, index.vocab, grounder.topic_stems, medical_terms(),
                             default_context=titles.pop() if len(titles) == 1 else "")

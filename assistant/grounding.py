@@ -12,7 +12,9 @@ either. A part is answered unless one of these holds:
    no sentence holds a fair share of the part's own words (or their clinical names,
    ``prompts/lay_terms.yaml``) while the ranker is not confident either. The limits are calibrated
    and stored in ``models/ranker.json``. Note: "does not say whether you will
-   be put to sleep".
+   be put to sleep". In a one-topic corpus the best sentence must also speak to what is asked,
+   not only share its subject ("Can the cement leak out?" against "It involves injecting bone
+   cement..."): ``answerability.py``.
 3. **The answer type is missing** (a price, a duration, a figure, a ranking; ``needs`` in
    ``prompts/question_types.yaml``) and the retrieved sentences that answer best hold no such
    statement. For figures (``partial: true``), when those sentences still answer the rest of the
@@ -27,12 +29,14 @@ part without its figures), ``not_covered`` (on the corpus's subject, not answere
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from assistant.answerability import WEIGHTY, Answerability, Evidence, evidence, unmatched
 from assistant.index import Index
-from assistant.question import STORY_TERM_WEIGHT, Part, Question, specificity
+from assistant.question import STORY_TERM_WEIGHT, Part, Question, Term, specificity
 from assistant.ranker import FEATURES, Candidate, Cues, Ranker, features, match_share, term_weights
 from assistant.retrieve import Passage
 from assistant.text import STOPWORDS, content_words, near_function_word, root, stem, words
@@ -59,6 +63,8 @@ class PartResult:
     fetched: list[Passage] = field(default_factory=list)  # every passage searched
     typed: frozenset = frozenset()  # (chunk id, sentence) of candidates with cue words of the asked answer type
     silent: bool = False  # not answered because the other side of its comparison is not: no note of its own
+    vector: np.ndarray | None = None  # the part as searched, without the corpus's topic words
+    evidence: Evidence | None = None  # what the answerability model read (one-topic corpora)
 
     @property
     def note(self) -> str:
@@ -92,8 +98,10 @@ class Coverage:
 class Grounder:
     """Scores candidate sentences with the ranker and decides coverage, for one index."""
 
-    def __init__(self, index: Index, cues: Cues, ranker: Ranker) -> None:
+    def __init__(self, index: Index, cues: Cues, ranker: Ranker,
+                 embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
         self.index = index
+        self.embed = embed  # for the answerability model's "drop the word and look again"; None: that feature is 0
         self.cues = cues
         self.ranker = ranker
         self.corpus_stems = frozenset(s for stems in index.chunk_stems.values() for s in stems)
@@ -103,6 +111,7 @@ class Grounder:
         self.one_topic = bool(self.topic_stems) or len(sources) == 1  # a guide about one thing, not a library
         self.threshold = ranker.threshold_for(self.one_topic)
         self.order = ranker.order_for(self.one_topic)
+        self.answerability = Answerability.from_meta(ranker.meta) if self.one_topic else None
         self._candidates: dict[str, list[Candidate]] = {}
 
     # -- evidence ----------------------------------------------------------------------------------
@@ -136,7 +145,7 @@ class Grounder:
         order = order + _spells_out(part, cands, lead=cands[int(np.argmax(order))].chunk_id)
         scored = sorted(zip(order.tolist(), cands), key=lambda s: (-s[0], s[1].chunk_id, s[1].n))
         typed = frozenset((c.chunk_id, c.n) for c, t in zip(cands, x[:, FEATURES.index("type_answer")]) if t > 0)
-        return PartResult(part, passages, scored, best=float(probs.max()), typed=typed,
+        return PartResult(part, passages, scored, best=float(probs.max()), typed=typed, vector=vector,
                           words_found=float(x[:, FEATURES.index("lex")].max()), fetched=passages, labels=self.cues.labels)
 
     def without_topic(self, text: str) -> str:
@@ -152,17 +161,24 @@ class Grounder:
     def absent(self, part: Part) -> tuple[str, ...]:
         """Named things of the part that no corpus word matches (stem, word family). A word one
         letter from a function word ("dose" for "does") may be a typo of it, so it is no evidence."""
-        missing = []
-        for t in part.specific:
-            if near_function_word(t.word):
-                continue
-            if (t.stem in self.corpus_stems or root(t.stem) in self.corpus_roots or t.stem in self.corpus_roots
-                    or t.alternatives & self.corpus_stems):
-                continue
-            missing.append(t.word)
-        return tuple(missing)
+        return tuple(t.word for t in part.specific if not near_function_word(t.word) and not self.in_corpus(t))
 
-    def decide(self, result: PartResult) -> PartResult:
+    def in_corpus(self, term: Term) -> bool:
+        """Some corpus word matches the term by stem or word family, or is one of its clinical names."""
+        return bool(term.stem in self.corpus_stems or root(term.stem) in self.corpus_roots
+                    or term.stem in self.corpus_roots or term.alternatives & self.corpus_stems)
+
+    def evidence(self, result: PartResult) -> Evidence:
+        """What the answerability model reads about a scored part (``answerability.evidence``)."""
+        part = result.part
+        lacking = [(t.word, t.weight) for t in part.terms if not t.carried and t.weight >= WEIGHTY
+                   and not self.in_corpus(t) and unmatched(t.word, self.corpus_stems, self.corpus_roots)]
+        return evidence(part, self.without_topic(part.search), result.vector, result.scored[0][1].vector,
+                        result.best, result.words_found, lacking, self.embed)
+
+    def decide(self, result: PartResult, judge: bool = True) -> PartResult:
+        """Whether the corpus answers the part (the module docstring's rules, in order). ``judge``:
+        also ask the answerability model, which was calibrated on self-contained one-part questions."""
         part = result.part
         result.absent = self.absent(part)
         if result.absent:
@@ -175,6 +191,10 @@ class Grounder:
         unmet = [n for n in part.needs if not any(self.cues.evidence[n].search(c.text) for c in top)]
         if unmet and (result.best < CONFIDENT or any(n not in self.cues.partial for n in unmet)):
             return result  # a price, a duration or a ranking asked for and not there: not answered
+        if self.answerability is not None and judge:
+            result.evidence = self.evidence(result)
+            if not self.answerability.answers(result.evidence):
+                return result  # the best sentence shares the subject but does not speak to what is asked
         result.unmet = tuple(self.cues.labels[n] for n in unmet)
         result.covered = True
         return result
@@ -187,7 +207,8 @@ class Grounder:
                    for w in content_words(" ".join(question.story)))
 
     def assess(self, question: Question, results: list[PartResult]) -> Coverage:
-        results = [self.decide(r) for r in results]
+        self_contained = len(results) == 1 and not question.follow_up
+        results = [self.decide(r, judge=self_contained) for r in results]
         for r in results:  # a difference needs both sides: one the source lacks leaves nothing to compare
             if r.covered and any(o.part.compares == r.part.compares and not o.covered for o in results if o.part.compares):
                 r.covered, r.unmet, r.silent = False, (), True

@@ -24,8 +24,16 @@ answers: on the guide, a sentence matching the case's ``first`` patterns (or, fo
 its ``facts``); on the 2,500-answer MedQuAD collection (``make medquad-collection``), a sentence
 of the gold answer, for the lay questions of
 ``evals/medquad-lay-tuned.jsonl``. Weights are chosen separately for one-topic corpora (from the
-guide) and many-topic ones (from the collection). ``--write`` stores everything in
-``assistant/models/ranker.json``.
+guide) and many-topic ones (from the collection).
+
+Last, the answerability model for one-topic corpora (``assistant/answerability.py``): a logistic
+model over the evidence of single-part questions that the limits above leave answered, labelled by
+the case's ``expect``, from every tuned split (``evals/kyphoplasty.yaml`` and ``evals/*-tuned.yaml``;
+conversations left out). Its strength C is chosen by cross-validated log-loss; its threshold is the
+highest one whose out-of-fold probabilities decline at most ``FALSE_DECLINE_BUDGET`` of the
+answerable parts, so the figure it promises was measured on parts the fitted model did not see.
+``--write`` stores everything in ``assistant/models/ranker.json``; ``--answerability`` fits and
+stores only this model, over the limits already shipped.
 """
 
 from __future__ import annotations
@@ -46,27 +54,89 @@ sys.path.insert(0, str(ROOT))
 TUNED = [ROOT / "evals" / name for name in (
     "kyphoplasty.yaml", "patients-tuned.yaml", "patients-2-tuned.yaml", "patients-3-tuned.yaml")]
 FALSE_DECLINE_BUDGET = 0.01  # of answerable tuned parts declined: well below the 5 % target
+ANSWERABILITY_SPLITS = [ROOT / "evals" / "kyphoplasty.yaml", *sorted((ROOT / "evals").glob("*-tuned.yaml"))]
+ANSWERABILITY_C = (0.01, 0.03, 0.1, 0.3, 1.0)
+FOLDS = 5
 LAY_DECLINE_BUDGET = 0.05
 
 
-def labelled_parts(chain) -> list[tuple[float, float, bool, str]]:
-    rows = []
-    for path in TUNED:
+def single_parts(chain, paths, expects: tuple[str, ...]):
+    """(case, searched part) for each single-turn, single-part, non-urgent case expecting one of ``expects``."""
+    for path in paths:
         for case in yaml.safe_load(path.read_text(encoding="utf-8")):
-            expect = case.get("expect", "answer")
-            if expect not in ("answer", "decline", "abstain") or case.get("history"):
+            if case.get("expect", "answer") not in expects or case.get("history"):
                 continue
             screening = chain.safety.screen(chain.analyzer.normalise(case["question"]))
             if screening.urgent or screening.small_talk or not screening.question:
                 continue
             question = chain.understand(screening.question, [])
-            if len(question.parts) != 1:
-                continue
-            result = chain.search(question)[0]
-            if chain.grounder.absent(result.part) or result.part.needs:
-                continue
-            rows.append((result.best, result.words_found, expect == "answer", case["question"]))
-    return rows
+            if len(question.parts) == 1:
+                yield case, chain.search(question)[0]
+
+
+def labelled_parts(chain) -> list[tuple[float, float, bool, str]]:
+    return [(result.best, result.words_found, case.get("expect", "answer") == "answer", case["question"])
+            for case, result in single_parts(chain, TUNED, ("answer", "decline", "abstain"))
+            if not chain.grounder.absent(result.part) and not result.part.needs]
+
+
+def answerability_rows(chain) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Evidence of the single-part tuned questions the rules leave answered, and whether each
+    should be answered (the case's ``expect``)."""
+    grounder = chain.grounder
+    model, grounder.answerability = grounder.answerability, None  # the rules alone
+    xs, ys, texts = [], [], []
+    try:
+        for case, result in single_parts(chain, ANSWERABILITY_SPLITS, ("answer", "decline")):
+            result = grounder.decide(result)
+            if result.covered:
+                xs.append(grounder.evidence(result).vector())
+                ys.append(case.get("expect", "answer") == "answer")
+                texts.append(f"{case['id']}: {case['question']}")
+    finally:
+        grounder.answerability = model
+    return np.array(xs), np.array(ys, dtype=bool), texts
+
+
+def fit_answerability(x: np.ndarray, y: np.ndarray) -> dict:
+    """C by cross-validated log-loss; the threshold from out-of-fold probabilities (module docstring)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    from assistant.answerability import FEATURES
+
+    mean, scale = x.mean(0), x.std(0) + 1e-9
+    z = (x - mean) / scale
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=0)
+
+    def out_of_fold(c: float) -> np.ndarray:
+        model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
+        return cross_val_predict(model, z, y, cv=folds, method="predict_proba")[:, 1]
+
+    losses = {c: float(-np.mean(np.where(y, np.log(p := np.clip(out_of_fold(c), 1e-6, 1)), np.log(1 - p + 1e-6))))
+              for c in ANSWERABILITY_C}
+    c = min(losses, key=losses.get)
+    oof = out_of_fold(c)
+    allowed = int(FALSE_DECLINE_BUDGET * y.sum())
+    threshold = float(np.sort(oof[y])[allowed]) if allowed < y.sum() else 0.0  # at most `allowed` below it
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000).fit(z, y)
+    declined = oof < threshold
+    return {"features": list(FEATURES), "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+            "weights": model.coef_[0].round(6).tolist(), "bias": round(float(model.intercept_[0]), 6),
+            "threshold": round(threshold, 4), "C": c,
+            "out_of_fold": {"parts": int(len(y)), "answerable": int(y.sum()),
+                            "false_declines": round(float((declined & y).sum() / y.sum()), 4),
+                            "unanswerable_declined": round(float((declined & ~y).sum() / max(1, (~y).sum())), 4)},
+            "data": "single-part questions the rules answer, from " + ", ".join(p.name for p in ANSWERABILITY_SPLITS),
+            "false_decline_budget": FALSE_DECLINE_BUDGET}
+
+
+def calibrate_answerability(chain) -> dict:
+    x, y, _ = answerability_rows(chain)
+    answerability = fit_answerability(x, y)
+    print(f"answerability: C {answerability['C']}, threshold {answerability['threshold']}, weights "
+          f"{dict(zip(answerability['features'], answerability['weights']))}; out of fold {answerability['out_of_fold']}")
+    return answerability
 
 
 def first_sentence_sets(chain, cases: list[dict], label) -> list[tuple]:
@@ -136,8 +206,18 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"store the limits in {MODEL_PATH}")
     parser.add_argument("--large-index", type=Path, help="index folder of evals/medquad-large/corpus (default: the "
                         "one `make eval-medquad` keeps; built if missing)")
+    parser.add_argument("--answerability", action="store_true", help="only the answerability model, over the "
+                        "shipped limits")
     args = parser.parse_args()
     chain = build_chain(Settings.from_env())
+    if args.answerability:
+        answerability = calibrate_answerability(chain)
+        if args.write:
+            model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+            model["meta"]["answerability"] = answerability
+            MODEL_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+            print(f"wrote {MODEL_PATH}")
+        return
     large_corpus = ROOT / "evals" / "medquad-large" / "corpus"
     if args.large_index is None and large_corpus.is_dir():
         from assistant.evals.runner import corpus_cache_dir
@@ -180,11 +260,15 @@ def main() -> None:
     _, threshold, words, confident, fd, caught = choose(rows)
     print(f"{len(rows)} labelled parts ({sum(r[2] for r in rows)} answerable): threshold_one_topic {threshold}, "
           f"min_words_found {words}, confident {confident} -> false declines {fd:.3f}, unanswerable declined {caught:.3f}")
+    chain.ranker.threshold_one_topic = chain.grounder.threshold = threshold
+    chain.ranker.min_words_found, chain.ranker.confident = words, confident
+    answerability = calibrate_answerability(chain)
     if args.write:
         model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
         model["threshold_one_topic"] = threshold
         model["threshold"] = threshold_many
-        model["meta"].update(min_words_found=words, confident=confident, order=order, order_one_topic=order_one)
+        model["meta"].update(min_words_found=words, confident=confident, order=order, order_one_topic=order_one,
+                             answerability=answerability)
         model["meta"]["calibration"] = {
             "first_sentence_answers_one_topic": round(score_one, 4), "first_sentence_answers": round(order_score, 4),
             "order_questions": [len(g) for g in groups],
