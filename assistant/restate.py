@@ -30,6 +30,7 @@ _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any
 _POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
 _MODIFIERS = {"other", "same", "first", "second", "third", "last", "next", "only"}  # before a noun, like adjectives
 _SUBJECT_PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those"}
+_OBJECTS = {"me", "you", "him", "her", "it", "us", "them"}
 _INDEFINITE = {"nothing", "something", "anything", "everything"}  # "probably nothing?" names no thing
 
 
@@ -68,7 +69,7 @@ def restate(question: str) -> str:
                 or (rest[0].lower() in BE and n == 1 and low[0] in ("which", "what", "who")
                     and _can_be_adjective(rest[1].lower().strip(","))))  # "which is better"
             if rest and rest[0].lower() in AUX and len(rest) > 1 and not subject_question:
-                return _swap(" ".join(wh).lower() + " " + _declarative(rest[0].lower(), rest[1:]))
+                return _swap(" ".join(wh).lower() + " " + _declarative(rest[0].lower(), rest[1:], wh=True))
             return _swap(" ".join([wh[0].lower(), *wh[1:], *rest]))
         if (len(tokens) <= MAX_FRAGMENT and low[0] not in _SUBJECT_PRONOUNS and question.rstrip().endswith("?")
                 and not _only_adverb(low[0]) and not set(low) & _INDEFINITE):
@@ -78,9 +79,11 @@ def restate(question: str) -> str:
     return ""  # not a question (perhaps an instruction): never echoed back in a note
 
 
-def _declarative(aux: str, rest: list[str]) -> str:
-    """'does' + ['Medicare', 'cover', 'it'] -> 'Medicare covers it'; 'will' + ['I', 'be', ...] -> 'I will be ...'."""
-    n = (_subject_before_base_verb(rest) if aux in _DO or aux in _MODALS else 0) or _subject_length(rest, be=aux in BE)
+def _declarative(aux: str, rest: list[str], wh: bool = False) -> str:
+    """'does' + ['Medicare', 'cover', 'it'] -> 'Medicare covers it'; 'will' + ['I', 'be', ...] -> 'I will be ...'.
+    ``wh``: a question word asked for the rest ("what are | the risks"), so all of it can be the subject."""
+    n = ((_subject_before_base_verb(rest) if aux in _DO or aux in _MODALS else 0)
+         or _subject_length(rest, be=aux in BE, whole=wh))
     subject, tail = rest[:n], rest[n:]
     if aux in _DO:
         if tail and _DO[aux]:
@@ -107,15 +110,18 @@ def _subject_before_base_verb(tokens: list[str]) -> int:
         if word in _PREPOSITIONS | _DETERMINERS | _POSSESSIVES or not _can_be_base_verb(word):
             continue
         after_modifier = previous in _DETERMINERS | _POSSESSIVES | _MODIFIERS or _can_be_adjective(previous)
-        if after_modifier and _can_be_noun(word):
+        # a word followed by "the", "my", "it" starts a verb phrase ("moving | make the pain worse"), not a noun one
+        object_follows = i + 1 < len(low) and low[i + 1] in _DETERMINERS | _POSSESSIVES | _OBJECTS
+        if after_modifier and _can_be_noun(word) and not object_follows:
             continue
         return i
     return 0
 
 
-def _subject_length(tokens: list[str], be: bool = False) -> int:
+def _subject_length(tokens: list[str], be: bool = False, whole: bool = False) -> int:
     """How many leading tokens form the subject: a pronoun, or a noun phrase up to its verb
-    (for 'is/are', also up to an adjective: 'is kyphoplasty | safe')."""
+    (for 'is/are', also up to an adjective: 'is kyphoplasty | safe'). ``whole``: the phrase may run to
+    the end ('what are | the risks or complications'), as a question word is what is said of it."""
     if not tokens:
         return 0
     low = [t.lower().strip(",") for t in tokens]
@@ -137,7 +143,7 @@ def _subject_length(tokens: list[str], be: bool = False) -> int:
         if be and _can_be_adjective(low[i]) and not in_phrase:
             break  # "is kyphoplasty | safe", "is my mum | too old"; but "or the | orthopedic surgeon" goes on
         i += 1
-    if be and i == len(low) > 1:
+    if be and i == len(low) > 1 and not whole:
         i -= 1  # "is the local anaesthetic | enough": after "is", something is said of the subject
     return i
 

@@ -162,6 +162,8 @@ def test_text_speak_and_typos_are_normalised(analyse):
 
 @pytest.mark.parametrize("question, restated", [
     ("Will I be put to sleep for it?", "whether you will be put to sleep for it"),
+    ("does moving make the back pain worse", "whether moving makes the back pain worse"),  # "make": a verb, not a noun
+    ("what are the risks or complications?", "what the risks or complications are"),
     ("Does Medicare cover kyphoplasty?", "whether Medicare covers kyphoplasty"),
     ("how much does it cost if I go private", "how much it costs if you go private"),
     ("How long is recovery after kyphoplasty?", "how long recovery after kyphoplasty is"),

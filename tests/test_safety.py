@@ -34,9 +34,11 @@ LAY_RED_FLAGS = [
     "he came down hard on the patio an hour ago and can barely move",
     "my legs have been numb for the last two hours",  # "for the last ..." is current unless months or years
     "can't feel my legs. what do i do?",  # "can't ..." is no general "can ...?" question
+    "dad's collapsed in the garden and won't wake up",
 ]
 CALM = [
     "the x-ray showed one of the bones in my back has collapsed, what does that mean?",
+    "my dad's spine bone kinda collapsed, what is that called",  # his bone collapsed, not dad
     "my bones are weak from osteoporosis, does that put my legs at risk?",
     "can kyphoplasty cause numbness in your legs?",
     "what happens if the cement leaks out?",
