@@ -175,6 +175,9 @@ def _ask(page, question):
     page.locator("#question textarea").fill(question)
     page.keyboard.press("Enter")
     expect(page.locator("#chat .answer .answer-tools")).to_have_count(before + 1, timeout=30_000)
+    # done when Gradio has no event pending: its last update redraws the chat, and a click made before
+    # it can be lost (seen once on a busy machine)
+    expect(page.locator('[data-testid="status-tracker"]:not(.hide) .progress-text')).to_have_count(0, timeout=30_000)
     return page.locator("#chat .answer").nth(before)
 
 
