@@ -11,7 +11,8 @@ A small logistic model over eight numbers about a part and its best sentence doe
     best            the ranker's best probability over the retrieved sentences
     words_found     the largest share of the part's words in one sentence
     unmatched_max   the weight of the weightiest asked word the corpus has nowhere (stem, word family,
-                    clinical name, dictionary lemma: "weaker" is "weak"): "leak", "painkillers"; 0 when
+                    clinical name, dictionary lemma: "weaker" is "weak", "-en" verb: "worse" is in
+                    "worsens"): "leak", "painkillers"; 0 when
                     every weighty word is there. A likely typo of an everyday word (no dictionary entry,
                     a letter or two from a common word: "hom", "shud") says nothing and is left out
     unmatched_sum   the summed weights of those words
@@ -86,7 +87,9 @@ def unmatched(word: str, corpus_stems: frozenset[str], corpus_roots: frozenset[s
     forms = _lemmas(word)
     if not forms:
         return not near_common_word(word)
-    return not any(stem(f) in corpus_stems or root(stem(f)) in corpus_roots for f in forms)
+    # "-en" makes verbs of adjectives: "worse" is in "worsens", "weak" in "weakening"
+    return not any(stem(f) in corpus_stems or root(stem(f)) in corpus_roots or stem(f) + "en" in corpus_stems
+                   or f + "en" in corpus_stems for f in forms)
 
 
 @lru_cache(maxsize=8192)

@@ -29,9 +29,10 @@ guide) and many-topic ones (from the collection).
 Last, the answerability model for one-topic corpora (``assistant/answerability.py``): a logistic
 model over the evidence of single-part questions that the limits above leave answered, labelled by
 the case's ``expect``, from every tuned split (``evals/kyphoplasty.yaml`` and ``evals/*-tuned.yaml``;
-conversations left out). Its strength C is chosen by cross-validated log-loss; its threshold is the
-highest one whose out-of-fold probabilities decline at most ``FALSE_DECLINE_BUDGET`` of the
-answerable parts, so the figure it promises was measured on parts the fitted model did not see.
+conversations left out) and 200 blind training messages (``scripts/data/answerability-train.yaml``).
+Its strength C is chosen by cross-validated log-loss; its threshold is the highest one whose
+out-of-fold probabilities decline at most ``FALSE_DECLINE_BUDGET`` of the answerable parts, so the
+figure it promises was measured on parts the fitted model did not see.
 ``--write`` stores everything in ``assistant/models/ranker.json``; ``--answerability`` fits and
 stores only this model, over the limits already shipped.
 """
@@ -54,7 +55,8 @@ sys.path.insert(0, str(ROOT))
 TUNED = [ROOT / "evals" / name for name in (
     "kyphoplasty.yaml", "patients-tuned.yaml", "patients-2-tuned.yaml", "patients-3-tuned.yaml")]
 FALSE_DECLINE_BUDGET = 0.01  # of answerable tuned parts declined: well below the 5 % target
-ANSWERABILITY_SPLITS = [ROOT / "evals" / "kyphoplasty.yaml", *sorted((ROOT / "evals").glob("*-tuned.yaml"))]
+ANSWERABILITY_SPLITS = [ROOT / "evals" / "kyphoplasty.yaml", *sorted((ROOT / "evals").glob("*-tuned.yaml")),
+                        ROOT / "scripts" / "data" / "answerability-train.yaml"]
 ANSWERABILITY_C = (0.01, 0.03, 0.1, 0.3, 1.0)
 FOLDS = 5
 LAY_DECLINE_BUDGET = 0.05

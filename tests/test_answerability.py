@@ -14,6 +14,7 @@ def test_a_word_the_corpus_lacks_is_unmatched_but_not_a_typo_or_another_form():
     stems, roots = frozenset({"weak", "cement"}), frozenset({"weak", "cement"})
     assert unmatched("leak", stems, roots)
     assert not unmatched("weaker", stems, roots)  # its dictionary lemma "weak" is there
+    assert not unmatched("worse", frozenset({"worsen"}), frozenset({"worsen"}))  # "-en" verb: "worsens"
     assert not unmatched("hom", stems, roots)  # no dictionary entry, one letter from "home": a typo says nothing
 
 

@@ -102,6 +102,17 @@ def test_question_types_and_needs(analyse, message, types, needs):
     assert types <= set(part.types) and needs <= set(part.needs)
 
 
+@pytest.mark.parametrize("message, need, asked", [
+    ("how big is the needle?", "size", True),
+    ("is an outpatient centre as safe as a hospital?", "ranking", True),  # "as safe as" compares
+    ("can I go home as soon as it's done?", "ranking", False),
+    ("should the doctor tell me about their success rates?", "number", False),  # asks about the talk, not figures
+    ("what are the success rates?", "number", True),
+])
+def test_what_a_need_asks_for(analyse, message, need, asked):
+    assert (need in analyse(message).parts[0].needs) == asked
+
+
 def test_a_clause_going_on_without_its_own_subject_belongs_to_the_question_before(analyse):
     parts = analyse("Does that mean his spine is unstable and could give way any minute?").parts
     assert len(parts) == 1 and parts[0].text.endswith("could give way any minute?")
@@ -163,6 +174,7 @@ def test_text_speak_and_typos_are_normalised(analyse):
 @pytest.mark.parametrize("question, restated", [
     ("Will I be put to sleep for it?", "whether you will be put to sleep for it"),
     ("does moving make the back pain worse", "whether moving makes the back pain worse"),  # "make": a verb, not a noun
+    ("how much height will I get back?", "how much height you will get back"),
     ("what are the risks or complications?", "what the risks or complications are"),
     ("Does Medicare cover kyphoplasty?", "whether Medicare covers kyphoplasty"),
     ("how much does it cost if I go private", "how much it costs if you go private"),
