@@ -66,6 +66,9 @@ _ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|t
 # the patient asks about kyphoplasty, not about the GP
 _THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the procedure|the operation|the condition)\b", re.I)
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
+# "can I drive after?", "will it hurt afterwards?": a time word left without its event means the one
+# talked about (in a one-topic corpus, its subject)
+_DANGLING = re.compile(r"\b(after|afterwards?|before|beforehand)\W*$", re.I)
 # words someone quotes from what they were told ('through the skin', "a day case"): what "that" asks about
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))['‘\"“]([^'’\"”]{3,60})['’\"”](?=[\s.,;:!?)]|$)")
 # "what's the difference between X and Y?", "X vs Y", "how does X compare with Y?", "X vs Y, what's the diff"
@@ -119,6 +122,7 @@ class Part:
     terms: tuple[Term, ...]
     echo: bool = True  # False: never restate this part in a note (the message held an injection)
     compares: str = ""  # the comparison this part is one side of ("the difference between X and Y")
+    elliptic: bool = False  # ends on a time word without its event ("can I drive after?"): about the subject
 
     @property
     def restated(self) -> str:
@@ -257,7 +261,8 @@ class Analyzer:
                         seen.add(t.stem)
                         carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, False, True, t.alternatives))
         search = " ".join([core, *expansion, *(t.word for t in carried)])
-        return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried))
+        return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried),
+                    elliptic=bool(_DANGLING.search(core)))
 
     def _names(self, text: str) -> list[Term]:
         return [t for t in self.terms(text, text) if t.specific] if text else []

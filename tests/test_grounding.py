@@ -40,6 +40,12 @@ def test_nothing_of_the_corpus_is_off_topic(chain):
     assert ask(chain, "What is the capital of France?")["kind"] == "off_topic"
 
 
+def test_a_time_word_without_its_event_is_about_the_guide_s_subject(chain):
+    out = ask(chain, "how soon can I drive after?")  # after the procedure: not covered, its need named
+    assert out["kind"] == "not_covered" and out["notes"] == ["say how soon you can drive after"]
+    assert ask(chain, "who won the football last night?")["kind"] == "off_topic"
+
+
 def test_a_difference_is_answered_with_what_each_side_is(chain):
     out = ask(chain, "nuerosurgeon vs orthapedic surgen whats the diff")
     assert out["kind"] == "answer"
