@@ -38,6 +38,7 @@ from assistant.answerability import WEIGHTY, Answerability, Evidence, evidence, 
 from assistant.index import Index
 from assistant.question import STORY_TERM_WEIGHT, Part, Question, Term, specificity
 from assistant.ranker import FEATURES, Candidate, Cues, Ranker, features, match_share, term_weights
+from assistant.restate import names_no_thing
 from assistant.retrieve import Passage
 from assistant.text import STOPWORDS, content_words, near_function_word, root, stem, words
 
@@ -72,7 +73,10 @@ class PartResult:
         if self.silent:
             return ""
         if self.absent:
-            return "mention " + _join(self.absent)
+            things = [w for w in self.absent if not names_no_thing(w)]  # "cured", "droopy": no thing to mention
+            if not things and self.part.restated:
+                return "say " + self.part.restated
+            return "mention " + _join(_as_typed(w, self.part.text) for w in things or self.absent)
         if not self.covered:
             if self.part.restated:
                 return "say " + self.part.restated
@@ -274,6 +278,14 @@ def topic_stems(index: Index) -> set[str]:
         for s in {stem(w) for w in content_words(chunk.embedding_text())}:
             counts[s] = counts.get(s, 0) + 1
     return {s for s, n in counts.items() if n / len(index.chunks) >= TOPIC_SHARE}
+
+
+def _as_typed(word: str, text: str) -> str:
+    """The word as the patient wrote it ("MRI", "Medicare"), not lower-cased."""
+    m = re.search(rf"\b{re.escape(word)}\b", text, re.I)
+    if not m or (m.start() == 0 and m.group(0).istitle()):
+        return word  # a capital that only starts the sentence says nothing
+    return m.group(0)
 
 
 def _join(items) -> str:

@@ -174,6 +174,17 @@ def _only_adverb(word: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
+def names_no_thing(word: str) -> bool:
+    """A dictionary word that cannot be a noun ('allergic', 'cured'): "the guide does not mention
+    allergic" is no sentence. A word the dictionary lacks (a drug, a brand) may be a name."""
+    from lemminflect import getAllLemmas
+
+    lemmas = getAllLemmas(word)
+    gerund = word.endswith("ing") and "VERB" in lemmas  # "tingling", "coughing" name a thing
+    return bool(lemmas) and not gerund and "NOUN" not in lemmas and "PROPN" not in lemmas
+
+
+@lru_cache(maxsize=4096)
 def _can_be_noun(word: str) -> bool:
     from lemminflect import getAllLemmas
 

@@ -214,6 +214,14 @@ def test_restatement_for_notes(question, restated):
     assert restate(question) == restated
 
 
+def test_words_that_name_no_thing():
+    from assistant.restate import names_no_thing
+
+    assert names_no_thing("cured") and names_no_thing("droopy")
+    assert not names_no_thing("tingling") and not names_no_thing("cement")
+    assert not names_no_thing("alendronate")  # not in the dictionary: may be a name
+
+
 @pytest.mark.parametrize("clipped, full", [("neuro", "neurosurgeon"), ("osteo", "osteoporosi"), ("ortho", "orthoped")])
 def test_a_clipped_term_stands_for_the_corpus_words_it_starts(chain, clipped, full):
     term = next(t for t in chain.analyzer.terms(f"what about the {clipped} ones?") if t.word == clipped)
