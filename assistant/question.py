@@ -91,6 +91,8 @@ _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|somethin
                    r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(
     r"(?<=[?!])\s*|(?<=[.;])\s+|\n+|,\s+(?=(?:what|who|how|why|when|where|which|is|are|can|could|do|does|will|would|should)\s)"
+    # an aside about oneself after the question ("when can I go back to work, I'm a cleaner"), or after a laugh
+    r"|,\s+(?=(?:i'm|im|i am|i've|ive|i have|i was|i work|we're|we've)\s)|\s+(?:lol|haha+|lmao)\b\W*"
     r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
     r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
 _QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + AUX)})\b", re.I)

@@ -59,8 +59,10 @@ def restate(question: str) -> str:
                 n = 2  # "how long", "which doctor", "what kind of doctor"
                 if low[1] in ("kind", "type", "sort", "kinds", "types", "sorts") and len(low) > 3 and low[2] == "of":
                     n = 4
-                elif low[1] in ("much", "many") and len(low) > 3 and low[2] not in AUX and low[3] in AUX:
-                    n = 3  # "how much height | will I get back"
+                elif low[1] in ("much", "many") and low[2:3] and low[2] not in AUX:
+                    # "how much height | will I get back", "how many kyphoplasty procedures | should a surgeon do"
+                    verb = next((i for i in range(3, min(len(low), 6)) if low[i] in AUX), 0)
+                    n = verb or n
             wh, rest = tokens[:n], tokens[n:]
             subject_question = rest and len(rest) > 1 and (
                 (rest[0].lower() in _DO and _subject_length(rest[1:]) == len(rest) - 1)  # "who does it"

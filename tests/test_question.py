@@ -19,6 +19,11 @@ def test_the_story_is_not_the_question(analyse):
     assert "gp" not in q.parts[0].search.lower().split()  # "it" is a thing: the GP who mentioned it is not asked about
 
 
+def test_an_aside_after_a_laugh_is_story(analyse):
+    q = analyse("does the needle hurt lol im such a wimp")
+    assert [p.text for p in q.parts] == ["does the needle hurt"] and q.story == ("I'm such a wimp",)
+
+
 def test_a_word_of_the_story_the_corpus_uses_is_carried(analyse):
     q = analyse("Now they're talking about some procedure where they put cement in. What would they be doing to her back?")
     carried = {t.word: t for t in q.parts[0].terms if t.carried}
@@ -175,6 +180,8 @@ def test_text_speak_and_typos_are_normalised(analyse):
     ("Will I be put to sleep for it?", "whether you will be put to sleep for it"),
     ("does moving make the back pain worse", "whether moving makes the back pain worse"),  # "make": a verb, not a noun
     ("how much height will I get back?", "how much height you will get back"),
+    ("how many kyphoplasty procedures should a good surgeon do a year",
+     "how many kyphoplasty procedures a good surgeon should do a year"),
     ("what are the risks or complications?", "what the risks or complications are"),
     ("Does Medicare cover kyphoplasty?", "whether Medicare covers kyphoplasty"),
     ("how much does it cost if I go private", "how much it costs if you go private"),
