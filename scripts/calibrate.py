@@ -82,22 +82,21 @@ def labelled_parts(chain) -> list[tuple[float, float, bool, str]]:
             if not chain.grounder.absent(result.part) and not result.part.needs]
 
 
-def answerability_rows(chain) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def answerability_rows(chain) -> tuple[np.ndarray, np.ndarray]:
     """Evidence of the single-part tuned questions the rules leave answered, and whether each
     should be answered (the case's ``expect``)."""
     grounder = chain.grounder
     model, grounder.answerability = grounder.answerability, None  # the rules alone
-    xs, ys, texts = [], [], []
+    xs, ys = [], []
     try:
         for case, result in single_parts(chain, ANSWERABILITY_SPLITS, ("answer", "decline")):
             result = grounder.decide(result)
             if result.covered:
                 xs.append(grounder.evidence(result).vector())
                 ys.append(case.get("expect", "answer") == "answer")
-                texts.append(f"{case['id']}: {case['question']}")
     finally:
         grounder.answerability = model
-    return np.array(xs), np.array(ys, dtype=bool), texts
+    return np.array(xs), np.array(ys, dtype=bool)
 
 
 def fit_answerability(x: np.ndarray, y: np.ndarray) -> dict:
@@ -134,11 +133,22 @@ def fit_answerability(x: np.ndarray, y: np.ndarray) -> dict:
 
 
 def calibrate_answerability(chain) -> dict:
-    x, y, _ = answerability_rows(chain)
+    x, y = answerability_rows(chain)
     answerability = fit_answerability(x, y)
     print(f"answerability: C {answerability['C']}, threshold {answerability['threshold']}, weights "
           f"{dict(zip(answerability['features'], answerability['weights']))}; out of fold {answerability['out_of_fold']}")
     return answerability
+
+
+def store(meta: dict, **fields) -> None:
+    """Update ``assistant/models/ranker.json``: the top-level ``fields`` and the ``meta`` entries."""
+    from assistant.ranker import MODEL_PATH
+
+    model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+    model.update(fields)
+    model["meta"].update(meta)
+    MODEL_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {MODEL_PATH}")
 
 
 def first_sentence_sets(chain, cases: list[dict], label) -> list[tuple]:
@@ -215,10 +225,7 @@ def main() -> None:
     if args.answerability:
         answerability = calibrate_answerability(chain)
         if args.write:
-            model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
-            model["meta"]["answerability"] = answerability
-            MODEL_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
-            print(f"wrote {MODEL_PATH}")
+            store({"answerability": answerability})
         return
     large_corpus = ROOT / "evals" / "medquad-large" / "corpus"
     if args.large_index is None and large_corpus.is_dir():
@@ -266,19 +273,15 @@ def main() -> None:
     chain.ranker.min_words_found, chain.ranker.confident = words, confident
     answerability = calibrate_answerability(chain)
     if args.write:
-        model = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
-        model["threshold_one_topic"] = threshold
-        model["threshold"] = threshold_many
-        model["meta"].update(min_words_found=words, confident=confident, order=order, order_one_topic=order_one,
-                             answerability=answerability)
-        model["meta"]["calibration"] = {
+        calibration = {
             "first_sentence_answers_one_topic": round(score_one, 4), "first_sentence_answers": round(order_score, 4),
             "order_questions": [len(g) for g in groups],
             "data": "tuned splits: " + ", ".join(p.name for p in TUNED) + " (single-part, rule-free)",
             "parts": len(rows), "false_declines": round(fd, 4), "unanswerable_declined": round(caught, 4),
             "false_decline_budget": FALSE_DECLINE_BUDGET}
-        MODEL_PATH.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {MODEL_PATH}")
+        store(dict(min_words_found=words, confident=confident, order=order, order_one_topic=order_one,
+                   answerability=answerability, calibration=calibration),
+              threshold_one_topic=threshold, threshold=threshold_many)
 
 
 if __name__ == "__main__":

@@ -18,10 +18,14 @@ def test_the_guide_is_about_kyphoplasty(chain):
     ("when can i go back to work, i'm a cleaner so lots of bending", "say when you can go back to work"),  # no aside
     ("how much does kyphoplasty cost?", "say how much kyphoplasty costs"),
     ("Will they knock me out for it?", "say whether they will knock you out for it"),
+    # something the guide only names: the answerability model (tests/test_answerability.py) declines these
+    ("Can the cement leak out?", "say whether the cement can leak out"),
+    ("Will the cement wear out after a few years?", "say whether the cement will wear out after a few years"),
+    ("does the cement go hard straight away?", "say whether the cement goes hard straight away"),
 ])
 def test_uncovered_parts_and_their_notes(chain, question, note):
     out = ask(chain, question)
-    assert out["abstained"] and out["notes"] == [note] and out["citations"] == []
+    assert out["abstained"] and out["kind"] == "not_covered" and out["notes"] == [note] and out["citations"] == []
 
 
 def test_a_named_thing_the_corpus_has_is_not_absent(chain):
