@@ -406,17 +406,21 @@ class AssistantChain(Runnable[Any, dict]):
         """The message as a ``Question``: follow-ups resolved, parts, types, terms. With a model (and
         ``llm_rewrite``) the model rewrites follow-ups, within ``REWRITE_SHARE`` of the time left."""
         model = self.model(self.call_settings(config))
+        analyzer = (parts or self._parts).analyzer
 
         def resolve(text: str, config: RunnableConfig) -> Resolution:
             if not isinstance(self.rewriter, HeuristicRewriter):  # a custom rewriter returns a self-contained question
                 return Resolution(self.rewriter.rewrite(text, history))
+            # text-message spellings expanded first: "y tho" refers back as "why though" does
+            text = analyzer.normalise(text)
+            turns = [(role, analyzer.normalise(t) if role == "user" else t) for role, t in history]
             if model and self.settings.llm_rewrite:
                 limit = min(deadline, deadline_after(self.settings.llm_timeout * REWRITE_SHARE))
-                return model[1].resolve(text, history, limit, config)
-            return self.rewriter.resolve(text, history)
+                return model[1].resolve(text, turns, limit, config)
+            return self.rewriter.resolve(text, turns)
 
         resolution = RunnableLambda(resolve, name="rewriter").invoke(message, config)
-        return (parts or self._parts).analyzer.analyse(resolution.text, resolution.context, previous=said)
+        return analyzer.analyse(resolution.text, resolution.context, previous=said)
 
     def _search_texts(self, question: Question, parts: IndexParts | None = None) -> list[str]:
         """What ``search`` embeds: each part as searched, and without the corpus's topic words."""

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field, replace
 
 from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_verb, restate
-from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, near_common_word, stem, words, zipf
+from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, lemma_zipf, near_common_word, stem, words, zipf
 
 STORY_TERM_WEIGHT = 0.5  # a word of the story the corpus uses, and no everyday one ("cement", not "back"), is carried
 CARRIED_WEIGHT = 0.4  # a word carried from the story or an earlier turn counts this much
@@ -87,6 +87,12 @@ _HEDGES = re.compile(r"\b(actually|really|exactly|just|basically|honestly|even|e
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
+# a clause about what the assistant said, and a question that only asks what it meant
+_YOU_SAID = re.compile(r"\byou (said|mentioned|talked about|were talking about|were saying|wrote|listed|brought up|"
+                       r"referred to|spoke about)\b", re.I)
+_BARE_RECALL = re.compile(r"^\W*(sorry\W+|so\W+|and\W+|but\W+)?(what|which)\s+(did|do)\s+you\s+mean(\s+by\s+(that|it|this))?"
+                          r"(\s+(exactly|by that))?\W*$|^\W*(what('s| is| was)\s+that( about)?|meaning what|how so|"
+                          r"what does (that|it) mean|can you explain( that)?)\W*$", re.I)
 _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
                    r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(
@@ -195,6 +201,14 @@ class Analyzer:
         text = self.normalise(message)
         clauses = _rejoin([c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text])
         asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
+        if previous:  # "you mentioned an overlap between the specialties, what did you mean?": one question
+            for i in asking:
+                said = next((j for j in range(i - 1, -1, -1) if j not in asking and _YOU_SAID.search(clauses[j])), None)
+                if said is not None and _BARE_RECALL.match(clauses[i]):
+                    clauses[i] = f"{clauses[said].rstrip(' .,;')}, {clauses[i]}"
+                    clauses[said] = ""
+            clauses = [c for c in clauses if c] if "" in clauses else clauses
+            asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
         parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
         for i in asking[:MAX_PARTS]:
             before = " ".join(c for j, c in enumerate(clauses) if j < i and j not in asking)
@@ -339,8 +353,8 @@ class Analyzer:
     def is_specific(self, word: str, capitalised: bool = False) -> bool:
         """A named thing: a medical term, a rare word (a drug, a brand) or a name (an insurer)."""
         z = zipf(word)
-        if z >= EVERYDAY_ZIPF:
-            return False
+        if lemma_zipf(word) >= EVERYDAY_ZIPF:
+            return False  # an everyday word, or an inflection of one ("carries", "treatments")
         if word in self.medical_terms or american(word) in self.medical_terms or (capitalised and z < PROPER_NOUN_ZIPF):
             return True
         if z >= RARE_ZIPF or len(word) < 5:

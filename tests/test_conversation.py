@@ -68,6 +68,12 @@ CONVERSATIONS = [
     (["hello", "who performs kyphoplasty", "which of them works outpatient"], r"outpatient setting",
      "Interventional Radiologists (IR)"),
     (["What's a VCF?", "WHAT CAUSES THEM", "can tumours cause them too?"], r"tumors", "Understanding the Conditions"),
+    # text speak is expanded before the rewriter reads it: "y tho" refers back as "why though" does
+    (["whats a vcf", "y tho"], r"weakening|osteoporosis", "Understanding the Conditions"),
+    # "you mentioned X, what did you mean?": X is what is asked, two turns back
+    (["What does kyphoplasty treat?", "Which doctors are trained to do it?",
+      "You mentioned an overlap between the specialties, what did you mean?"], r"overlap",
+     "The Primary Specialists"),
 ]
 
 
