@@ -146,7 +146,7 @@ class Grounder:
             return PartResult(part, passages, [], fetched=passages, labels=self.cues.labels)
         need = need_shares(self, part, cands)
         order = order_scores(x, probs, need, self.order, defining="definition" in part.types)
-        order = order + _spells_out(part, cands, lead=cands[int(np.argmax(order))].chunk_id)
+        order = order + _spells_out(part, cands, lead=None if self.one_topic else cands[int(np.argmax(order))].chunk_id)
         scored = sorted(zip(order.tolist(), cands), key=lambda s: (-s[0], s[1].chunk_id, s[1].n))
         typed = frozenset((c.chunk_id, c.n) for c, t in zip(cands, x[:, FEATURES.index("type_answer")]) if t > 0)
         return PartResult(part, passages, scored, best=float(probs.max()), typed=typed, vector=vector,
@@ -257,15 +257,17 @@ def order_scores(x: np.ndarray, probs: np.ndarray, need: np.ndarray, weights: di
     return sum(weights.get(name, 0.0) * value for name, value in parts.items())
 
 
-def _spells_out(part: Part, candidates: list[Candidate], lead: str) -> np.ndarray:
-    """1 for a sentence of the best passage (``lead``) that spells out an abbreviation the part asks
-    about ("what does VCF mean?": "... a Vertebral Compression Fracture (VCF)"), which then comes
-    first; else 0. Other passages may spell it out too (a library's pages on kidney diet say "chronic
-    kidney disease (CKD)"): they do not jump ahead of the page the question is about."""
+def _spells_out(part: Part, candidates: list[Candidate], lead: str | None) -> np.ndarray:
+    """1 for a sentence that spells out an abbreviation the part asks about ("what does VCF mean?",
+    "what does ir stand for?", or "VCF" in the story before "what does that stand for?": "... a
+    Vertebral Compression Fracture (VCF)"), which then comes first; else 0. In a library only the
+    best passage (``lead``) counts: other pages may spell it out too (pages on kidney diet say
+    "chronic kidney disease (CKD)") and do not jump ahead of the page the question is about."""
     if "name" not in part.types:
         return np.zeros(len(candidates))
     acronyms = set(re.findall(r"\b[A-Z]{2,6}\b", part.text))
-    return np.array([1.0 if c.chunk_id == lead and any(f"({a})" in c.text for a in acronyms) else 0.0
+    acronyms |= {t.word.upper() for t in part.terms if 2 <= len(t.word) <= 6 and t.word.isalpha()}
+    return np.array([1.0 if lead in (None, c.chunk_id) and any(f"({a})" in c.text for a in acronyms) else 0.0
                      for c in candidates])
 
 

@@ -26,7 +26,18 @@ import re
 from dataclasses import dataclass, field, replace
 
 from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_verb, restate
-from assistant.text import EVERYDAY_ZIPF, STOPWORDS, Speller, american, content_words, lemma_zipf, near_common_word, stem, words, zipf
+from assistant.text import (
+    EVERYDAY_ZIPF,
+    STOPWORDS,
+    Speller,
+    american,
+    content_words,
+    lemma_zipf,
+    near_common_word,
+    stem,
+    words,
+    zipf,
+)
 
 STORY_TERM_WEIGHT = 0.5  # a word of the story the corpus uses, and no everyday one ("cement", not "back"), is carried
 CARRIED_WEIGHT = 0.4  # a word carried from the story or an earlier turn counts this much
@@ -117,6 +128,7 @@ class Term:
     carried: bool = False  # from the story or an earlier turn
     alternatives: frozenset[str] = frozenset()  # stems of clinical words for a lay word ("cut" -> "incis")
     story: bool = False  # carried from the story told in the same message ("...vertebroplasty. What's the difference?")
+    generic: bool = False  # a named thing that only points at the subject: "the procedure", "the operation"
 
 
 @dataclass(frozen=True)
@@ -149,9 +161,12 @@ class Part:
     def specific(self) -> tuple[Term, ...]:
         """Named things the part asks about: its own; failing those, the ones of the same message's
         story it refers to ("...offered vertebroplasty. What's the difference?"). A part that names
-        its own ("why send him to a neurosurgeon?") is not about the story's MRI."""
+        its own ("why send him to a neurosurgeon?") is not about the story's MRI; naming only the
+        subject ("...on alendronate. Will he stop it before the procedure?") is not naming its own."""
         own = tuple(t for t in self.terms if t.specific and not t.carried)
-        return own or tuple(t for t in self.terms if t.specific and t.story)
+        if own and not all(t.generic for t in own):
+            return own
+        return own + tuple(t for t in self.terms if t.specific and t.story)
 
 
 @dataclass(frozen=True)
@@ -248,12 +263,14 @@ class Analyzer:
         own subject (one-document corpora)."""
         core = _REQUEST.sub("", _FILLER_START.sub("", clause)).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
+        own = [replace(t, generic=True) if t.specific and _THING_ANAPHOR.fullmatch(f"the {t.word}") else t for t in own]
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
         refers_back = bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3] or bool(context and not knows)
         carried: list[Term] = []
         if refers_back:
             to_a_thing = bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
+            to_a_person = bool(_PERSON_ANAPHOR.search(core)) and not _THING_ANAPHOR.search(core)
             seen = {t.stem for t in own}
             sources = [(context, False), (story, True)]
             if not context and not self._names(story):
@@ -269,7 +286,11 @@ class Analyzer:
                     if names_only and to_a_thing and self.people.search(t.word):
                         continue  # the people of the story are not what "it" is
                     seen.add(t.stem)
-                    carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, t.specific, True, t.alternatives,
+                    # a story's named thing is what is asked about unless the question points at a person
+                    # ("...numbness in her feet back in March. How many should a doctor have done before I
+                    # trust him?"): then it is context for the search, never required of the corpus
+                    named = t.specific and not (names_only and to_a_person)
+                    carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, named, True, t.alternatives,
                                         story=names_only))
             if to_a_thing:  # "the doctor said it's done 'through the skin'. What does that mean?"
                 for t in self.terms(" ".join(_QUOTED.findall(story))):

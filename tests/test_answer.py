@@ -1,5 +1,9 @@
 """The extractive generator: the answering sentence first, antecedents, no repeats, safe highlighting."""
 
+import re
+
+import pytest
+
 from assistant.answer import _repeats, highlight_html
 from tests.conftest import ask
 
@@ -26,6 +30,19 @@ def test_the_passage_goes_on_with_the_kind_of_answer_asked_for(chain):
 def test_a_name_is_answered_by_the_sentence_that_names_it(chain):
     out = ask(chain, "what is the forward bend in the spine called?")
     assert "known as kyphosis" in out["citations"][0]["quotes"][0]["text"]
+
+
+@pytest.mark.parametrize("history, question", [
+    ([], "what does ir stand for"),  # typed in lower case
+    ([], "My doctor wrote VCF on the scan report. What does that stand for?"),  # named in the story
+    (["What's the primary reason someone would need kyphoplasty?"], "What does that abbreviation stand for?"),
+])
+def test_the_sentence_that_spells_out_an_abbreviation_comes_first(chain, history, question):
+    turns = []
+    for earlier in history:
+        turns += [("user", earlier), ("assistant", ask(chain, earlier, turns)["answer"])]
+    first = ask(chain, question, turns)["citations"][0]["quotes"][0]["text"]
+    assert re.search(r"\((IR|VCF)\)", first), first
 
 
 def test_no_sentence_is_quoted_twice(chain):

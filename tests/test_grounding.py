@@ -22,10 +22,19 @@ def test_the_guide_is_about_kyphoplasty(chain):
     ("Can the cement leak out?", "say whether the cement can leak out"),
     ("Will the cement wear out after a few years?", "say whether the cement will wear out after a few years"),
     ("does the cement go hard straight away?", "say whether the cement goes hard straight away"),
+    # "the procedure" only points at the subject: the story's drug is what "it" is
+    ("My doctor put me on alendronate. Will he stop it before the procedure?", "mention alendronate"),
 ])
 def test_uncovered_parts_and_their_notes(chain, question, note):
     out = ask(chain, question)
     assert out["abstained"] and out["kind"] == "not_covered" and out["notes"] == [note] and out["citations"] == []
+
+
+def test_a_story_s_named_thing_is_not_asked_about_when_the_question_points_at_a_person(chain):
+    part = chain.analyzer.analyse("My mum had numbness in her feet in March; it went away after the procedure. "
+                                  "Now I need one. How many should a doctor have done before I trust him?").parts[-1]
+    assert "numbness" in part.search  # still searched with
+    assert chain.grounder.absent(part) == ()  # but never required of the corpus
 
 
 def test_a_named_thing_the_corpus_has_is_not_absent(chain):
