@@ -216,13 +216,9 @@ class Analyzer:
         text = self.normalise(message)
         clauses = _rejoin([c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text])
         asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
-        if previous:  # "you mentioned an overlap between the specialties, what did you mean?": one question
-            for i in asking:
-                said = next((j for j in range(i - 1, -1, -1) if j not in asking and _YOU_SAID.search(clauses[j])), None)
-                if said is not None and _BARE_RECALL.match(clauses[i]):
-                    clauses[i] = f"{clauses[said].rstrip(' .,;')}, {clauses[i]}"
-                    clauses[said] = ""
-            clauses = [c for c in clauses if c] if "" in clauses else clauses
+        folded = _fold(clauses, asking, bool(previous))
+        if folded != clauses:
+            clauses = folded
             asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
         parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
         for i in asking[:MAX_PARTS]:
@@ -395,6 +391,20 @@ def _rejoin(clauses: list[str]) -> list[str]:
         else:
             out.append(clause)
     return out
+
+
+def _fold(clauses: list[str], asking: list[int], previous: bool) -> list[str]:
+    """After an answer, a question that only asks what something said meant is asked about it, as one
+    clause: "you mentioned an overlap between the specialties, | what did you mean?"."""
+    out = list(clauses)
+    for i in asking:
+        if not (previous and _BARE_RECALL.match(out[i])):
+            continue
+        said = next((j for j in range(i - 1, -1, -1) if j not in asking and _YOU_SAID.search(out[j])), None)
+        if said is not None:
+            out[i] = f"{out[said].rstrip(' .,;')}, {out[i]}"
+            out[said] = ""
+    return [c for c in out if c]
 
 
 def _told(clauses: list[str], i: int) -> bool:
