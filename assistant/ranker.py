@@ -19,7 +19,7 @@ Features, for a question part q and a candidate sentence s in passage p:
     missing_named  share of q's named things (specific terms) found nowhere in p
     type_heading   1 when p's heading fits q's question type ("Treatment" for "how is it treated?")
     type_answer    cue words of q's answer type in s (people for "who", causes for "why"); a forward
-                   cue ("X causes Y") counts only when q's weighty words follow it (``cue_counts``)
+                   cue ("X causes Y") counts only when most of what q asks about follows it (``cue_counts``)
     definition     q asks what something is and s says what it is ("X is a ...")
     position       1 for the first sentence of a section, 1/(1+n) after
     short          s has fewer than 6 words
@@ -53,6 +53,7 @@ SIGNS = {"cos": 1, "cos_gap": 1, "passage_cos": 1, "lex": 1, "lex_gap": 1, "lex_
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "ranker.json"
 ORDER = {"prob": 0.4, "cos": 0.25, "lex": 0.25, "type": 0.1, "anaphoric": 0.1, "first": 0.1}  # before calibration
 EFFECT_WEIGHT = 0.5  # a word at least this weighty (not an everyday one: "back", "people") names what is asked about
+FORWARD_SHARE = 0.5  # a forward cue counts when this share of the asked words (by weight) follows it
 TOPIC_WEIGHT = 0.0  # a topic word of the corpus ("kyphoplasty" in a kyphoplasty guide) says nothing beside others
 _ANAPHORIC = re.compile(r"^\W*(it|its|they|their|them|this|these|those|that|such|he|she|his|her)\b", re.I)
 
@@ -132,7 +133,7 @@ def features(part: Part, query_vector: np.ndarray, candidates: list[Candidate], 
     matrix = np.stack([c.vector for c in candidates])
     cos = matrix @ np.asarray(query_vector, dtype=np.float32)
     best_cos = float(cos.max())
-    effects = [(s, alt) for s, w, _, alt in terms if w >= EFFECT_WEIGHT]  # what a "forward" cue must lead to
+    effects = [(s, w, alt) for s, w, _, alt in terms if w >= EFFECT_WEIGHT]  # what a "forward" cue must lead to
     defining = "definition" in part.types
     lexes = [match_share(terms, c.stems) for c in candidates]
     best_lex = max(lexes)
@@ -161,20 +162,38 @@ def features(part: Part, query_vector: np.ndarray, candidates: list[Candidate], 
     return np.asarray(rows, dtype=np.float32)
 
 
-def cue_counts(text: str, part: Part, cues: Cues, effects: list[tuple[str, frozenset[str]]]) -> list[int]:
+def cue_counts(text: str, part: Part, cues: Cues, effects: list[tuple[str, float, frozenset[str]]]) -> list[int]:
     """For each answer type of the part, how many of its cue words the sentence holds. A forward cue
-    ("causes", "leads to") counts only when one of the part's weighty words follows it."""
+    ("causes", "leads to") counts only when most of what the part asks about (by weight; the part's
+    own cue words left out) follows it: "the collapse causes back pain and loss of vertebral height"
+    is no answer to "what causes vertebral compression fractures?" for its one word "vertebral"."""
     counts = []
     for t in part.types:
         if t not in cues.answer:
             continue
         n = len(cues.answer[t].findall(text))
         if t in cues.forward and effects:
+            asked, share = _effects(part.text, cues.forward[t], effects)
+            total = sum(w for _, w, _ in asked)
             for m in cues.forward[t].finditer(text):
-                after = {stem(w) for w in words(text[m.end():])}
-                n += any(_best_match(s, frozenset(after), alt) >= DERIVED for s, alt in effects)
+                after = frozenset(stem(w) for w in words(text[m.end():]))
+                found = sum(w for s, w, alt in asked if _best_match(s, after, alt) >= DERIVED)
+                n += bool(total) and found > 0 and found >= share * total
         counts.append(n)
     return counts
+
+
+def _effects(question: str, forward: re.Pattern, effects: list[tuple[str, float, frozenset[str]]]):
+    """What a forward cue in a sentence must lead to, and the share of it (by weight), read from the
+    question's word order: "what causes vertebral compression fractures?" -> most of what follows its
+    own cue; "what pain does a VCF cause?" (nothing follows) -> any asked word, as the effect was asked
+    before it; a question without the cue ("why do backs break so easily?") -> most of what it asks."""
+    cues = list(forward.finditer(question))
+    if not cues:
+        return effects, FORWARD_SHARE
+    following = {stem(w) for w in words(question[cues[-1].end():])}
+    after = [e for e in effects if e[0] in following]
+    return (after, FORWARD_SHARE) if after else (effects, 0.0)
 
 
 class Ranker:

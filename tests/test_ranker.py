@@ -22,13 +22,18 @@ def test_the_shipped_model_matches_the_feature_code():
 
 @pytest.mark.parametrize("question, counted", [
     ("does a compression fracture cause back pain?", True),  # the pain follows "causes": it answers
+    ("What sort of pain does a vertebral compression fracture usually cause?", True),  # the effect asked first
     ("what usually causes a VCF?", False),  # says what the collapse causes, not what causes it
+    # one asked word ("vertebral") after the cue is not what is asked: most of it must follow
+    ("What causes vertebral compression fractures?", False),
+    ("why do old people's backs break so easily", False),  # no cue in the question: most of what it asks
 ])
 def test_a_forward_cause_word_counts_only_when_what_is_asked_about_follows_it(chain, question, counted):
     part = chain.analyzer.analyse(question).parts[0]
-    effects = [(s, alt) for s, w, _, alt in term_weights(part, chain.grounder.topic_stems) if w >= 0.5]
-    sentence = "The collapse causes severe, localized back pain that often worsens with movement."
-    assert (cue_counts(sentence, part, chain.cues, effects) == [1]) is counted
+    effects = [(s, w, alt) for s, w, _, alt in term_weights(part, chain.grounder.topic_stems) if w >= 0.5]
+    sentence = ("The collapse causes severe, localized back pain that often worsens with movement and can lead to a "
+                "loss of vertebral height and a forward spinal curvature known as kyphosis.")
+    assert (cue_counts(sentence, part, chain.cues, effects)[0] > 0) is counted
 
 
 def test_more_evidence_means_a_higher_probability():
