@@ -211,7 +211,7 @@ class Grounder:
                    for w in content_words(" ".join(question.story)))
 
     def assess(self, question: Question, results: list[PartResult]) -> Coverage:
-        self_contained = len(results) == 1 and not (question.follow_up or question.recall)
+        self_contained = len(results) == 1 and not question.follow_up
         results = [self.decide(r, judge=self_contained) for r in results]
         for r in results:  # a difference needs both sides: one the source lacks leaves nothing to compare
             if r.covered and any(o.part.compares == r.part.compares and not o.covered for o in results if o.part.compares):

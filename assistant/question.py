@@ -76,6 +76,7 @@ _ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|t
 # "it", "this", "that" point at a thing, never at a person: told "my GP mentioned kyphoplasty… what is it?",
 # the patient asks about kyphoplasty, not about the GP
 _THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the procedure|the operation|the condition)\b", re.I)
+_SUBJECT_NOUNS = frozenset({"procedure", "procedures", "operation", "operations", "treatment", "surgery"})  # "the procedure"
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
 # "can I drive after?", "will it hurt afterwards?": a time word left without its event means the one
 # talked about (in a one-topic corpus, its subject)
@@ -101,9 +102,11 @@ _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentio
 # a clause about what the assistant said, and a question that only asks what it meant
 _YOU_SAID = re.compile(r"\byou (said|mentioned|talked about|were talking about|were saying|wrote|listed|brought up|"
                        r"referred to|spoke about)\b", re.I)
-_BARE_RECALL = re.compile(r"^\W*(sorry\W+|so\W+|and\W+|but\W+)?(what|which)\s+(did|do)\s+you\s+mean(\s+by\s+(that|it|this))?"
-                          r"(\s+(exactly|by that))?\W*$|^\W*(what('s| is| was)\s+that( about)?|meaning what|how so|"
-                          r"what does (that|it) mean|can you explain( that)?)\W*$", re.I)
+_BARE_RECALL = re.compile(r"^\W*(?:(?:sorry|so|and|but|ok|okay|um|erm)\W+)*"
+                          r"(?:(?:what|which)\s+(?:did|do)\s+you\s+mean(?:\s+by\s+(?:that|it|this))?"
+                          r"|what(?:['’]s|\s+is|\s+was)\s+that(?:\s+about)?|meaning what|how so"
+                          r"|what\s+does\s+(?:that|it)\s+mean|can\s+you\s+explain(?:\s+that)?)"
+                          r"(?:\s+(?:exactly|again|please))*\W*$", re.I)
 _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
                    r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(
@@ -128,7 +131,7 @@ class Term:
     carried: bool = False  # from the story or an earlier turn
     alternatives: frozenset[str] = frozenset()  # stems of clinical words for a lay word ("cut" -> "incis")
     story: bool = False  # carried from the story told in the same message ("...vertebroplasty. What's the difference?")
-    generic: bool = False  # a named thing that only points at the subject: "the procedure", "the operation"
+    generic: bool = False  # a named thing that only points at the subject: "the procedure"
 
 
 @dataclass(frozen=True)
@@ -171,7 +174,7 @@ class Part:
 
 @dataclass(frozen=True)
 class Question:
-    message: str  # the cleaned message as typed
+    message: str  # the message as analysed: cleaned, text speak expanded, a follow-up's list references resolved
     text: str  # after text-speak expansion and typo correction
     parts: tuple[Part, ...]
     story: tuple[str, ...] = ()
@@ -217,7 +220,8 @@ class Analyzer:
         clauses = _rejoin([c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text])
         asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
         folded = _fold(clauses, asking, bool(previous))
-        if folded != clauses:
+        recalled = folded != clauses  # asks about what an earlier answer said: a follow-up
+        if recalled:
             clauses = folded
             asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
         parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
@@ -231,7 +235,7 @@ class Analyzer:
             else:
                 parts.append(self.part(clauses[i], context, before))
         parts = parts[:MAX_PARTS]
-        return Question(message, text, tuple(parts), tuple(story), bool(context), previous,
+        return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled, previous,
                         recall=bool(previous and _RECALL.search(text)), more=bool(previous and _MORE.search(text)))
 
     def normalise(self, message: str) -> str:
@@ -259,14 +263,14 @@ class Analyzer:
         own subject (one-document corpora)."""
         core = _REQUEST.sub("", _FILLER_START.sub("", clause)).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
-        own = [replace(t, generic=True) if t.specific and _THING_ANAPHOR.fullmatch(f"the {t.word}") else t for t in own]
+        own = [replace(t, generic=True) if t.specific and t.word in _SUBJECT_NOUNS
+               and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
         refers_back = bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3] or bool(context and not knows)
         carried: list[Term] = []
         if refers_back:
             to_a_thing = bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
-            to_a_person = bool(_PERSON_ANAPHOR.search(core)) and not _THING_ANAPHOR.search(core)
             seen = {t.stem for t in own}
             sources = [(context, False), (story, True)]
             if not context and not self._names(story):
@@ -282,10 +286,8 @@ class Analyzer:
                     if names_only and to_a_thing and self.people.search(t.word):
                         continue  # the people of the story are not what "it" is
                     seen.add(t.stem)
-                    # a story's named thing is what is asked about unless the question points at a person
-                    # ("...numbness in her feet back in March. How many should a doctor have done before I
-                    # trust him?"): then it is context for the search, never required of the corpus
-                    named = t.specific and not (names_only and to_a_person)
+                    # a person's name ("we're meeting Dr Osei on Friday") is context, never required of the corpus
+                    named = t.specific and not (names_only and t.word in _titled_names(text))
                     carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, named, True, t.alternatives,
                                         story=names_only))
             if to_a_thing:  # "the doctor said it's done 'through the skin'. What does that mean?"
@@ -457,6 +459,14 @@ def _compared(clause: str) -> tuple[tuple[str, str], bool] | None:
 def specificity(word: str) -> float:
     """How much a word says what is asked: 1 for rare words, about 0.3 for everyday ones."""
     return round(min(1.0, max(0.25, (7.0 - zipf(word)) / 3.5)), 3)
+
+
+def _titled_names(text: str) -> set[str]:
+    """Names after a title ("Dr Osei", "Mrs. Khan", "Professor Lee"), lower-cased: people, not things."""
+    return {m.group(1).lower() for m in _TITLED.finditer(text) if m.group(1)[0].isupper()}
+
+
+_TITLED = re.compile(r"\b(?:dr|mr|mrs|ms|miss|prof|professor|doctor|nurse|sister)\.?\s+([A-Z][\w'-]+)", re.I)
 
 
 def _proper_nouns(text: str) -> set[str]:

@@ -183,17 +183,25 @@ def cue_counts(text: str, part: Part, cues: Cues, effects: list[tuple[str, float
     return counts
 
 
-def _effects(question: str, forward: re.Pattern, effects: list[tuple[str, float, frozenset[str]]]):
-    """What a forward cue in a sentence must lead to, and the share of it (by weight), read from the
-    question's word order: "what causes vertebral compression fractures?" -> most of what follows its
-    own cue; "what pain does a VCF cause?" (nothing follows) -> any asked word, as the effect was asked
-    before it; a question without the cue ("why do backs break so easily?") -> most of what it asks."""
+def _effects(question: str, forward: re.Pattern,
+             effects: list[tuple[str, float, frozenset[str]]]) -> tuple[list[tuple[str, float, frozenset[str]]], float]:
+    """What a forward cue in a sentence must lead to (the asked words, the question's own cue words
+    left out), and the share of it by weight, read from the question's word order:
+    "what causes vertebral compression fractures?" -> most of what follows its cue; "what causes
+    them?" or a question without the cue ("why do backs break so easily?") -> most of what it asks;
+    "what pain does a VCF cause?" (nothing follows) or "is back pain caused by osteoporosis?" (the
+    effect comes first) -> any asked word."""
+    own_cues = {stem(w) for w in words(question) if forward.fullmatch(w)}
+    asked = [e for e in effects if e[0] not in own_cues]
     cues = list(forward.finditer(question))
     if not cues:
-        return effects, FORWARD_SHARE
-    following = {stem(w) for w in words(question[cues[-1].end():])}
-    after = [e for e in effects if e[0] in following]
-    return (after, FORWARD_SHARE) if after else (effects, 0.0)
+        return asked, FORWARD_SHARE
+    rest = words(question[cues[-1].end():])
+    if not rest or rest[0] == "by":
+        return asked, 0.0
+    following = {stem(w) for w in rest}
+    after = [e for e in asked if e[0] in following]
+    return (after or asked), FORWARD_SHARE
 
 
 class Ranker:

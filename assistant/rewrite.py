@@ -66,7 +66,7 @@ _NEIGHBOUR = re.compile(
     r"\b(?:the\s+)?(?:ones?|thing)\s+(?:you\s+(?:listed|mentioned|said|named)\s+)?"
     r"(before|after)\s+(?:them|those|that|it|that one|these|this one)\b", re.I)
 _CITATION = re.compile(r"\s*\[\d+\]")
-_ABBREVIATION = re.compile(r"\b(abbreviations?|acronyms?|initials|letters)\b", re.I)
+_ABBREVIATION = re.compile(r"\b(abbreviations?|acronyms?|initials)\b", re.I)
 _CHOICE = re.compile(r"\bwhich (of (them|these|those|the \w+)|ones?)\b|\bwho of them\b", re.I)
 
 
@@ -127,8 +127,8 @@ class HeuristicRewriter:
         subject = [w for w in content_words(f"{q} {ctx}") if w not in QUESTION_FILLER]
         if items and _CHOICE.search(text):  # "which of them ...?": the answer names one of the listed things
             subject += [w for item in items for w in content_words(item)]
-        if _ABBREVIATION.search(text):  # "what does that abbreviation stand for?": the ones just used
-            subject += re.findall(r"\b[A-Z]{2,6}\b", _CITATION.sub("", exchanges[-1][2]))
+        if _ABBREVIATION.search(text):  # "what does that abbreviation stand for?": the ones just spelled out
+            subject += re.findall(r"\(([A-Z]{2,6})\)", _CITATION.sub("", exchanges[-1][2]))
         mine = {stem(w) for w in content_words(text)}
         context = " ".join(dict.fromkeys(w for w in subject if stem(w) not in mine))
         return text, context

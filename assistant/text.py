@@ -116,11 +116,14 @@ def zipf(word: str) -> float:
 @lru_cache(maxsize=131072)
 def lemma_zipf(word: str) -> float:
     """The frequency of the word or of its dictionary form, whichever is higher: an inflection of an
-    everyday word is everyday too ("carries" 4.2 as "carry" 4.9, "treatments" as "treatment").
-    Lemmas are lemminflect's, without hyphenated ones (wordfreq reads "over-eat" as two words)."""
+    everyday word is everyday too ("carries" 4.2 as "carry" 4.9, "treatments" as "treatment"). A word
+    that is a dictionary form itself keeps its own ("imaging", "screening" are nouns, not "image",
+    "screen"). Lemmas are lemminflect's, without hyphenated ones (wordfreq reads "over-eat" as two words)."""
     from lemminflect import getAllLemmas
 
     lemmas = {lemma for found in getAllLemmas(word).values() for lemma in found if "-" not in lemma}
+    if word in lemmas:
+        return zipf(word)
     return max([zipf(word)] + [zipf(lemma) for lemma in lemmas])
 
 

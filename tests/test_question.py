@@ -178,6 +178,11 @@ def test_an_inflection_of_an_everyday_word_is_not_a_named_thing(chain, word):
     assert not chain.analyzer.is_specific(word)
 
 
+@pytest.mark.parametrize("word", ["imaging", "screening", "alendronate"])
+def test_a_dictionary_form_of_its_own_keeps_its_own_frequency(chain, word):
+    assert chain.analyzer.is_specific(word)  # "imaging" is a noun of its own, not a form of "image"
+
+
 def test_who_carries_it_out_is_answered(chain):
     out = ask(chain, "Who carries out kyphoplasty?")
     assert out["kind"] == "answer" and "Neurosurgeons" in out["answer"]

@@ -36,6 +36,12 @@ def test_a_forward_cause_word_counts_only_when_what_is_asked_about_follows_it(ch
     assert (cue_counts(sentence, part, chain.cues, effects)[0] > 0) is counted
 
 
+def test_a_passive_cause_question_counts_the_cue_that_leads_to_its_effect(chain):
+    part = chain.analyzer.analyse("Is back pain caused by osteoporosis?").parts[0]
+    effects = [(s, w, alt) for s, w, _, alt in term_weights(part, chain.grounder.topic_stems) if w >= 0.5]
+    assert cue_counts("Osteoporosis causes back pain.", part, chain.cues, effects)[0] > 0
+
+
 def test_more_evidence_means_a_higher_probability():
     ranker = Ranker.load()
     base = np.array([ranker.mean], dtype=np.float32)
