@@ -107,6 +107,7 @@ _BARE_RECALL = re.compile(r"^\W*(?:(?:sorry|so|and|but|ok|okay|um|erm)\W+)*"
                           r"|what(?:['’]s|\s+is|\s+was)\s+that(?:\s+about)?|meaning what|how so"
                           r"|what\s+does\s+(?:that|it)\s+mean|can\s+you\s+explain(?:\s+that)?)"
                           r"(?:\s+(?:exactly|again|please))*\W*$", re.I)
+_OTHER = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:any|what|which|some)\s+others?\b", re.I)
 _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
                    r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(
@@ -267,7 +268,8 @@ class Analyzer:
                and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
-        refers_back = bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3] or bool(context and not knows)
+        refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
+                       or bool(context and (not knows or _OTHER.match(core))))  # "any other causes?": of what?
         carried: list[Term] = []
         if refers_back:
             to_a_thing = bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)

@@ -189,15 +189,16 @@ def _effects(question: str, forward: re.Pattern,
     left out), and the share of it by weight, read from the question's word order:
     "what causes vertebral compression fractures?" -> most of what follows its cue; "what causes
     them?" or a question without the cue ("why do backs break so easily?") -> most of what it asks;
-    "what pain does a VCF cause?" (nothing follows) or "is back pain caused by osteoporosis?" (the
-    effect comes first) -> any asked word."""
+    "what pain does a VCF cause?" or "is back pain caused by osteoporosis?" (the effect is asked before
+    the cue) -> any asked word; "any other causes?" (the effect carried from earlier) -> most of it."""
     own_cues = {stem(w) for w in words(question) if forward.fullmatch(w)}
     asked = [e for e in effects if e[0] not in own_cues]
     cues = list(forward.finditer(question))
     if not cues:
         return asked, FORWARD_SHARE
     rest = words(question[cues[-1].end():])
-    if not rest or rest[0] == "by":
+    asked_before = {stem(w) for w in words(question[:cues[-1].start()])} & {s for s, _, _ in asked}
+    if (not rest and asked_before) or rest[:1] == ["by"]:
         return asked, 0.0
     following = {stem(w) for w in rest}
     after = [e for e in asked if e[0] in following]

@@ -95,6 +95,13 @@ def test_a_self_contained_question_is_not_polluted(chain, question):
     assert HeuristicRewriter().rewrite(question, history) == question
 
 
+def test_any_other_x_is_about_the_conversation_s_subject(chain):
+    history = [("user", "What's the main cause of vertebral compression fractures?"),
+               ("assistant", "The most frequent underlying cause is osteoporosis, a condition that reduces bone density.")]
+    out = ask(chain, "any other causes?", history)
+    assert "compression fractures" in out["search_query"]
+
+
 def test_conversations_are_isolated_between_threads(chain):
     results = {}
 
