@@ -107,7 +107,7 @@ _BARE_RECALL = re.compile(r"^\W*(?:(?:sorry|so|and|but|ok|okay|um|erm)\W+)*"
                           r"|what(?:['’]s|\s+is|\s+was)\s+that(?:\s+about)?|meaning what|how so"
                           r"|what\s+does\s+(?:that|it)\s+mean|can\s+you\s+explain(?:\s+that)?)"
                           r"(?:\s+(?:exactly|again|please))*\W*$", re.I)
-_OTHER = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:any|what|which|some)\s+others?\b", re.I)
+OTHER_ONES = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:any|what|which|some)\s+others?\b", re.I)
 _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
                    r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(
@@ -269,7 +269,7 @@ class Analyzer:
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
         refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
-                       or bool(context and (not knows or _OTHER.match(core))))  # "any other causes?": of what?
+                       or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
         carried: list[Term] = []
         if refers_back:
             to_a_thing = bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
@@ -279,6 +279,7 @@ class Analyzer:
                 sources.append((self.default_context, False))
             for text, names_only in sources:
                 terms, _ = self.with_glossary(text, self.terms(text, text)) if text else ([], [])
+                people = _titled_names(text) if names_only else set()  # "Dr Osei": context, never required
                 for t in terms:
                     known = t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
                     if t.stem in seen or not ((t.specific or t.alternatives & self.corpus_stems
@@ -288,9 +289,8 @@ class Analyzer:
                     if names_only and to_a_thing and self.people.search(t.word):
                         continue  # the people of the story are not what "it" is
                     seen.add(t.stem)
-                    # a person's name ("we're meeting Dr Osei on Friday") is context, never required of the corpus
-                    named = t.specific and not (names_only and t.word in _titled_names(text))
-                    carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, named, True, t.alternatives,
+                    carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, t.specific and t.word not in people,
+                                        True, t.alternatives,
                                         story=names_only))
             if to_a_thing:  # "the doctor said it's done 'through the skin'. What does that mean?"
                 for t in self.terms(" ".join(_QUOTED.findall(story))):

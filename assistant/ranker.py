@@ -95,6 +95,7 @@ class Cues:
 
 
 Weighted = tuple[str, float, bool, frozenset[str]]  # stem, weight, specific, alternative stems
+Effect = tuple[str, float, frozenset[str]]  # stem, weight, alternative stems: what a forward cue leads to
 
 
 def term_weights(part: Part, topic_stems: set[str] | frozenset[str], topic: float | None = None) -> list[Weighted]:
@@ -162,7 +163,7 @@ def features(part: Part, query_vector: np.ndarray, candidates: list[Candidate], 
     return np.asarray(rows, dtype=np.float32)
 
 
-def cue_counts(text: str, part: Part, cues: Cues, effects: list[tuple[str, float, frozenset[str]]]) -> list[int]:
+def cue_counts(text: str, part: Part, cues: Cues, effects: list[Effect]) -> list[int]:
     """For each answer type of the part, how many of its cue words the sentence holds. A forward cue
     ("causes", "leads to") counts only when most of what the part asks about (by weight; the part's
     own cue words left out) follows it: "the collapse causes back pain and loss of vertebral height"
@@ -173,7 +174,7 @@ def cue_counts(text: str, part: Part, cues: Cues, effects: list[tuple[str, float
             continue
         n = len(cues.answer[t].findall(text))
         if t in cues.forward and effects:
-            asked, share = _effects(part.text, cues.forward[t], effects)
+            asked, share = _effects(part.text, cues.forward[t], tuple(effects))
             total = sum(w for _, w, _ in asked)
             for m in cues.forward[t].finditer(text):
                 after = frozenset(stem(w) for w in words(text[m.end():]))
@@ -183,8 +184,8 @@ def cue_counts(text: str, part: Part, cues: Cues, effects: list[tuple[str, float
     return counts
 
 
-def _effects(question: str, forward: re.Pattern,
-             effects: list[tuple[str, float, frozenset[str]]]) -> tuple[list[tuple[str, float, frozenset[str]]], float]:
+@lru_cache(maxsize=256)  # cue_counts asks once per candidate sentence; the answer depends on the part only
+def _effects(question: str, forward: re.Pattern, effects: tuple[Effect, ...]) -> tuple[tuple[Effect, ...], float]:
     """What a forward cue in a sentence must lead to (the asked words, the question's own cue words
     left out), and the share of it by weight, read from the question's word order:
     "what causes vertebral compression fractures?" -> most of what follows its cue; "what causes
@@ -192,7 +193,7 @@ def _effects(question: str, forward: re.Pattern,
     "what pain does a VCF cause?" or "is back pain caused by osteoporosis?" (the effect is asked before
     the cue) -> any asked word; "any other causes?" (the effect carried from earlier) -> most of it."""
     own_cues = {stem(w) for w in words(question) if forward.fullmatch(w)}
-    asked = [e for e in effects if e[0] not in own_cues]
+    asked = tuple(e for e in effects if e[0] not in own_cues)
     cues = list(forward.finditer(question))
     if not cues:
         return asked, FORWARD_SHARE
@@ -201,7 +202,7 @@ def _effects(question: str, forward: re.Pattern,
     if (not rest and asked_before) or rest[:1] == ["by"]:
         return asked, 0.0
     following = {stem(w) for w in rest}
-    after = [e for e in asked if e[0] in following]
+    after = tuple(e for e in asked if e[0] in following)
     return (after or asked), FORWARD_SHARE
 
 

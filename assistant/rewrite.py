@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant.question import QUESTION_FILLER
+from assistant.question import OTHER_ONES, QUESTION_FILLER
 from assistant.restate import WH_WORDS
 from assistant.text import content_words, stem
 
@@ -44,7 +44,6 @@ _ANAPHORA = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|those|these|this|that|he|she|his|her|him|"
     r"the procedure|the operation|the condition|the fracture|the same|this one|that one)\b", re.I)
 _ELLIPSIS = re.compile(r"^\W*(and|also|what about|how about|and what about|what else|anything else|"
-                       r"(?:are there |is there )?(?:any|what|which|some) others?|"
                        r"more|tell me more|why|how come|so|then|which ones?|which of|sorry|or|plus|but)\b", re.I)
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
              "fifth": 4, "5th": 4, "last": -1, "final": -1, "latter": -1, "former": 0, "middle": "middle"}
@@ -204,7 +203,7 @@ def _gist(sentence: str, n: int = 3) -> str:
 
 def refers_back(question: str) -> bool:
     own = [w for w in content_words(question) if w not in QUESTION_FILLER]
-    return bool(_ANAPHORA.search(question) or _ELLIPSIS.search(question) or not own)
+    return bool(_ANAPHORA.search(question) or _ELLIPSIS.search(question) or OTHER_ONES.match(question) or not own)
 
 
 def is_follow_up(question: str) -> bool:
