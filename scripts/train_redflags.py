@@ -1,30 +1,37 @@
 """Train the learned red-flag detector (``assistant/models/redflags.json``) and set its thresholds.
 
-    .venv/bin/python scripts/train_redflags.py      (make train-redflags; about a minute)
+    .venv/bin/python scripts/train_redflags.py      (make train-redflags; about six minutes on 2 cores)
 
-Data (``scripts/data/``, written blind for this project on 2026-11-26: each writer saw only the
-guide and a description of the users and of the red-flag groups, never the code or an eval case):
-  redflags-train-a.yaml, redflags-train-b.yaml   350 current red flags, 25 per group per writer, each
-                                                 with the words a clinician would underline (``flag``)
-  redflags-calm.yaml                             300 calm look-alikes (general and hypothetical
-                                                 questions, fears, past or resolved symptoms, the
-                                                 condition described, chronic ache, denials...)
-  redflags-ordinary.yaml                         300 ordinary patient messages with a story around them
+Data (``scripts/data/``, written blind for this project: each writer saw only the guide and a
+description of the users and of the red-flag groups, never the code or an eval case):
+  redflags-train-a/-b.yaml (2026-11-26)   350 current red flags, 25 per group per writer, each
+                                          with the words a clinician would underline (``flag``)
+  redflags-train-c/-d.yaml (2026-11-27)   420 more, 30 per group per writer (-d: described by what
+                                          the person notices or can no longer do)
+  redflags-calm.yaml, -calm-2.yaml        600 calm look-alikes (general and hypothetical questions,
+                                          fears, past or resolved symptoms, the condition described,
+                                          chronic ache, denials, warnings the team gave, idioms...)
+  redflags-ordinary.yaml                  300 ordinary patient messages with a story around them
 plus the exemplars and calm exemplars of ``prompts/urgent.yaml``; the calm messages of the TUNED eval
-halves and ``evals/kyphoplasty.yaml`` (never an untuned half, nor any of redflags-3 and -4, written to
-test this model); the tuned lay MedQuAD questions (``evals/medquad-lay-tuned.jsonl``); and 2,000 questions
-drawn from the MedQuAD training pairs (``../shared/benchmarks/medquad-train/``; Ben Abacha &
-Demner-Fushman, BMC Bioinformatics 20:511, 2019; CC BY 4.0).
+halves named in ``EVAL_CALM`` (never an untuned half, nor any of redflags-3 and -4, written to test
+this model); the tuned lay MedQuAD questions (``evals/medquad-lay-tuned.jsonl``); and 2,000 questions
+drawn (seeded) from the MedQuAD training pairs (``../shared/benchmarks/medquad-train/``; Ben Abacha &
+Demner-Fushman, BMC Bioinformatics 20:511, 2019; CC BY 4.0). The model records a hash of every
+file it read (``meta.data_sha256``; a test checks them against the repository), and
+``scripts/data/redflags-heldout.yaml`` is never read here (``scripts/measure_redflags.py``).
 
 Each message is cut into the clause pieces the chain compares (``Chain.red_flags``: only clauses
 about someone now, what is over left out). A piece of a red flag that holds most of its
 underlined words is labelled with the group; one that holds none of them "none"; the rest are left
 out. Every piece of a calm message is "none".
 
-Model: multinomial logistic regression (class-balanced) on two MiniLM vectors per piece: without its
-people and times (what is described) and as written (whether it is over, feared or happening now).
+Model: a small network (one hidden layer of 128 rectified units, softmax over "none" and the
+groups; classes balanced by resampling) on two MiniLM vectors per piece: without its people and
+times (what is described) and as written (whether it is over, feared or happening now). On the same
+folds it caught more than the multinomial logistic model it replaced (cross-validated 0.78 vs 0.72
+at the same budgets; see assistant/models/redflags.md).
 A piece counts for a group only when it is also near (cosine >= a floor) one of the group's red-flag
-pieces seen in training: a linear model has odd spots ("the bit at the end" leaning to self-harm),
+pieces seen in training: a learned model has odd spots ("the bit at the end" leaning to self-harm),
 and this keeps its alarms to what resembles a known red flag. The regularisation, the floor and one
 threshold per group are chosen in 5-fold cross-validation grouped by message, each held-out
 message scored by its most alarming piece: thresholds start at 0.99 and are
@@ -54,9 +61,15 @@ DATA = ROOT / "scripts" / "data"
 from medquad_collection import read_pairs  # noqa: E402
 
 SEED = 1
-C_GRID = (3.0, 10.0, 30.0)
+C_GRID = (10.0, 100.0)  # the inverse of the network's L2 penalty
+HIDDEN = 128  # hidden units
 FLOORS = (0.0, 0.4, 0.5, 0.6)  # how near a known red flag of the group a piece must be (cosine)
-TEST_ONLY = ("redflags-3", "redflags-4")  # written to test this model: neither half is trained on
+# The calm messages of these TUNED eval halves are trained on (named, not globbed: a new eval file
+# must not change the model unseen). Never an untuned half, nor redflags-3/-4 (written to test it).
+EVAL_CALM = ("answerability-tuned.yaml", "followups-tuned.yaml", "patients-2-tuned.yaml", "patients-3-tuned.yaml",
+             "patients-4-tuned.yaml", "patients-tuned.yaml", "redflags-2-tuned.yaml", "redflags-tuned.yaml",
+             "yesno-tuned.yaml", "kyphoplasty.yaml")
+LAY_MEDQUAD = "medquad-lay-tuned.jsonl"
 
 
 def overlap_label(piece: str, flag: str) -> str | None:
@@ -76,9 +89,15 @@ def overlap_label(piece: str, flag: str) -> str | None:
     return None
 
 
-def messages(chain) -> list[dict]:
-    """Every training message: {id, kind, group (None when calm), pieces [(text, label)]}."""
-    urgent = yaml.safe_load((ROOT / "prompts" / "urgent.yaml").read_text(encoding="utf-8"))
+def messages(chain, read: list[Path]) -> list[dict]:
+    """Every training message: {id, kind, group (None when calm), pieces [(text, label)]}. Each
+    file read is appended to ``read`` (its hash goes into the model's meta)."""
+
+    def load(path: Path):
+        read.append(path)
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+    urgent = load(ROOT / "prompts" / "urgent.yaml")
     names = {g["key"]: g["name"] for g in urgent["groups"]}
     out = []
 
@@ -103,31 +122,38 @@ def messages(chain) -> list[dict]:
             add(f"exemplar-{g['key']}-{i}", "exemplar", e, g["name"])
     for i, e in enumerate(urgent.get("calm") or []):
         add(f"calm-exemplar-{i}", "lookalike", e)
-    for name in ("redflags-train-a.yaml", "redflags-train-b.yaml"):
-        for c in yaml.safe_load((DATA / name).read_text(encoding="utf-8")):
+    for path in sorted(DATA.glob("redflags-train-*.yaml")):
+        for c in load(path):
             add(c["id"], "red flag", c["message"], names[c["group"]], c["flag"])
-    for c in yaml.safe_load((DATA / "redflags-calm.yaml").read_text(encoding="utf-8")):
-        add(c["id"], "lookalike", c["message"])
-    tuned = [p for p in sorted((ROOT / "evals").glob("*-tuned.yaml")) if not p.name.startswith(TEST_ONLY)]
-    for path in tuned + [ROOT / "evals" / "kyphoplasty.yaml"]:
-        for c in yaml.safe_load(path.read_text(encoding="utf-8")):
+    for path in sorted(DATA.glob("redflags-calm*.yaml")):
+        for c in load(path):
+            add(c["id"], "lookalike", c["message"])
+    for path in EVAL_CALM:
+        for c in load(ROOT / "evals" / path):
             if c.get("expect") != "urgent" and not c.get("history"):
-                kind = "lookalike" if path.name.startswith("redflags") else "patient"
-                add(f"{path.stem}/{c['id']}", kind, c["question"])
-    for c in yaml.safe_load((DATA / "redflags-ordinary.yaml").read_text(encoding="utf-8")):
+                kind = "lookalike" if path.startswith("redflags") else "patient"
+                add(f"{Path(path).stem}/{c['id']}", kind, c["question"])
+    for c in load(DATA / "redflags-ordinary.yaml"):
         add(c["id"], "patient", c["message"])
-    for line in (ROOT / "evals" / "medquad-lay-tuned.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        add(f"medquad-lay/{row['id']}", "patient", row["question"])
+    if LAY_MEDQUAD:
+        read.append(ROOT / "evals" / LAY_MEDQUAD)
+        for line in (ROOT / "evals" / LAY_MEDQUAD).read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            add(f"medquad-lay/{row['id']}", "patient", row["question"])
     for row in random.Random(SEED).sample(read_pairs(), 2000):
         add(f"medquad/{row.get('id', row['question'])}", "library", row["question"])
     return out
 
 
 def fit(x: np.ndarray, y: np.ndarray, c: float):
-    from sklearn.linear_model import LogisticRegression
+    """A one-hidden-layer network (L2 penalty 1/c); classes balanced by resampling each to the size
+    of the largest (scikit-learn's network takes no class weights)."""
+    from sklearn.neural_network import MLPClassifier
 
-    return LogisticRegression(C=c, max_iter=2000, class_weight="balanced").fit(x, y)
+    rng = np.random.default_rng(SEED)
+    counts = np.bincount(y)
+    rows = np.concatenate([rng.choice(np.flatnonzero(y == k), counts.max()) for k in np.flatnonzero(counts)])
+    return MLPClassifier(hidden_layer_sizes=(HIDDEN,), alpha=1.0 / c, max_iter=300, random_state=SEED).fit(x[rows], y[rows])
 
 
 def main() -> int:
@@ -136,7 +162,9 @@ def main() -> int:
     # the look-alike budget sits below the 0.19 that the patterns and exemplars alone raise on
     # redflags-calm.yaml (measured before this model); an ordinary message should almost never alarm
     ap.add_argument("--lookalike-budget", type=float, default=0.15, help="false alarms allowed on look-alikes")
-    ap.add_argument("--patient-budget", type=float, default=0.01, help="... on patients' ordinary messages")
+    # patients' ordinary messages: 1.5 %, half a point under the issue's 2 % false-alarm target (at 1 %
+    # cross-validated recall was 0.779, at 1.5 % 0.809; the untuned eval's ordinary messages 5 of 409 either way)
+    ap.add_argument("--patient-budget", type=float, default=0.015, help="... on patients' ordinary messages")
     ap.add_argument("--library-budget", type=float, default=0.005, help="... on library (MedQuAD) questions")
     args = ap.parse_args()
     budgets = {"lookalike": args.lookalike_budget, "patient": args.patient_budget, "library": args.library_budget}
@@ -148,7 +176,8 @@ def main() -> int:
     t = time.perf_counter()
     settings = Settings.from_env()
     chain = build_chain(settings)
-    data = messages(chain)
+    read: list[Path] = []
+    data = messages(chain, read)
     classes = [NONE] + [g["name"] for g in yaml.safe_load((ROOT / "prompts" / "urgent.yaml").read_text())["groups"]]
     texts = sorted({p for m in data for p, _ in m["pieces"]} | {p for m in data for p in m["scored"]})
     compared = chain.safety.compared(texts)
@@ -230,16 +259,17 @@ def main() -> int:
     model = fit(x, y, c)
     examples = sorted({(chain.safety.neutral(p), lab) for m in data for p, lab in m["pieces"] if lab != NONE})
     order = [list(model.classes_).index(i) for i in range(len(classes))]
-    weights = model.coef_[order].T.astype(np.float32)
-    bias = model.intercept_[order].astype(np.float32)
-    files = sorted(DATA.glob("redflags-*.yaml"))
+    hidden = (model.coefs_[0].astype(np.float32), model.intercepts_[0].astype(np.float32))
+    weights = model.coefs_[1][:, order].astype(np.float32)
+    bias = model.intercepts_[1][order].astype(np.float32)
     meta = {"trained": time.strftime("%Y-%m-%d"), "reading": chain.safety.reading(), "C": c, "floor": floor,
             "messages": kinds,
             "pieces": len(texts), "budgets": budgets,
             "cross_validated": cv,
-            "data_sha256": {f.name: hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files}}
+            # every file read (the MedQuAD sample is fixed by SEED): tests check the model matches them
+            "data_sha256": {str(f.relative_to(ROOT)): hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in read}}
     RedFlagModel(classes, weights, bias, dict(zip(groups, thresholds.tolist())), settings.embedding_model,
-                 [list(e) for e in examples], floor, meta).save(args.out)
+                 [list(e) for e in examples], floor, meta, hidden).save(args.out)
     print(f"wrote {args.out} in {time.perf_counter() - t:.0f} s")
     return 0
 

@@ -157,6 +157,40 @@ def test_the_shipped_red_flag_model_knows_every_group_and_only_its_own_embedder(
     assert model.meta.get("reading") == chain.safety.reading(), "the gating changed: run make train-redflags"
 
 
+def test_the_shipped_red_flag_model_was_trained_on_the_files_in_the_repo():
+    """The model records a hash of every file it read: someone who retrains it gets the same data
+    (a model trained on an older copy of the data could not be reproduced from the repository)."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from assistant import redflag_model
+
+    root = Path(__file__).resolve().parent.parent
+    read = json.loads(redflag_model.MODEL_PATH.read_text())["meta"]["data_sha256"]
+    assert "scripts/data/redflags-train-a.yaml" in read and "prompts/urgent.yaml" in read
+    assert not any("untuned" in name or "heldout" in name for name in read)  # never trained on a test
+    changed = [name for name, digest in read.items()
+               if hashlib.sha256((root / name).read_bytes()).hexdigest()[:16] != digest]
+    assert not changed, f"{changed} changed since the red-flag model was trained: run make train-redflags"
+
+
+def test_a_network_model_round_trips_through_json(tmp_path):
+    """The hidden layer is saved and read back: the same probabilities after loading."""
+    import numpy as np
+
+    from assistant import redflag_model
+
+    rng = np.random.default_rng(0)
+    hidden = (rng.normal(size=(6, 4)).astype(np.float32), rng.normal(size=4).astype(np.float32))
+    model = redflag_model.RedFlagModel(["none", "a"], rng.normal(size=(4, 2)).astype(np.float32),
+                                       np.zeros(2, np.float32), {"a": 0.5}, "m", [["x", "a"]], 0.0, {}, hidden)
+    model.save(tmp_path / "m.json")
+    again = redflag_model._load(str(tmp_path / "m.json"))
+    x = rng.normal(size=(3, 6)).astype(np.float32)
+    assert again.hidden is not None and np.allclose(model.probabilities(x), again.probabilities(x), atol=1e-3)
+    assert again.groups(rng.normal(size=(3, 5)), np.ones((3, 1))) == []  # vectors of another size: nothing
+
 def test_a_missing_red_flag_model_is_said_out_loud(tmp_path, caplog):
     from assistant import redflag_model
 
