@@ -14,8 +14,9 @@ something (a "?", a question word, a request such as "tell me"); the rest is *st
 - ``restated``: the part as an indirect question ("whether you will be put to sleep for it"),
   for notes that say what the source does not cover.
 
-Before that, text-message spellings are expanded (``prompts/text_speak.yaml``) and typos of corpus
-words corrected (``text.Speller``). No model runs here; embeddings are computed by the chain.
+Before that, text-message spellings are expanded (``prompts/text_speak.yaml``), typos of corpus
+words corrected (``text.Speller``) and idioms said plainly (``prompts/idioms.yaml``). No model runs
+here; embeddings are computed by the chain.
 """
 
 from __future__ import annotations
@@ -95,6 +96,14 @@ _COMPARE = re.compile(
     r"|^\W*(?:and|also|so|what about|how about|tell me about|and what about)\s+(?P<a4>[^,?]+?)\s+and\s+(?P<b4>[^,?]+?)\W*$",
     re.I)
 MAX_COMPARED_WORDS = 6
+# a comparison that names neither thing ("my GP mentioned vertebroplasty. What's the difference?",
+# "which is better?"): about the named things of the story told before it (after an answer, what
+# "the difference" is between is not known: it stays unanswered)
+_BARE_COMPARISON = re.compile(
+    r"^\W*(?:so\s+|and\s+|ok\s+|okay\s+)?(?:what'?s|whats|what is|what are|is there|are there)\s+(?:a |any |the )?"
+    r"(?:main |real |big )?diff\w*(?:\s+then)?\W*$"
+    r"|^\W*(?:so\s+|and\s+)?(?:which|what)(?:'s| is| one is| would be)\s+(?:better|best|safer)\W*$"
+    r"|^\W*(?:so\s+|and\s+)?how do(?:es)? (?:they|it|that|these|those|the two) compare\W*$", re.I)
 _HEDGES = re.compile(r"\b(actually|really|exactly|just|basically|honestly|even|ever|precisely)\s+", re.I)
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
@@ -205,6 +214,10 @@ class Analyzer:
         self.need_unless = {name: re.compile(n["unless"], re.I) for name, n in data["needs"].items() if n.get("unless")}
         self.need_ignore = {name: re.compile(n["ignore"], re.I) for name, n in data["needs"].items() if n.get("ignore")}
         self.text_speak: dict[str, str] = {str(k): str(v) for k, v in (prompts.data("text_speak.yaml") or {}).items()}
+        idioms = {str(k): str(v) for k, v in (prompts.data("idioms.yaml") or {}).items()}
+        self._idioms = re.compile(r"\b(" + "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in
+                                                   sorted(idioms, key=len, reverse=True)) + r")\b", re.I) if idioms else None
+        self._plain = {" ".join(k.lower().split()): v for k, v in idioms.items()}
         self.speller = Speller(vocabulary)
         self.vocabulary = vocabulary
         self._sorted_vocabulary = sorted(vocabulary)
@@ -217,7 +230,7 @@ class Analyzer:
     def analyse(self, message: str, context: str = "", previous: str = "") -> Question:
         """``context``: what the conversation was about (from the rewriter), carried into parts that
         refer back; ``previous``: the assistant's previous answer."""
-        text = self.normalise(message)
+        text = self.plain(self.normalise(message))
         clauses = _rejoin([c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text])
         asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
         folded = _fold(clauses, asking, bool(previous))
@@ -242,6 +255,12 @@ class Analyzer:
     def normalise(self, message: str) -> str:
         expanded = re.sub(r"[A-Za-z0-9']+", lambda m: self._expand(m.group(0)), message)
         return self.speller.correct(expanded)
+
+    def plain(self, text: str) -> str:
+        """Idioms said plainly (``prompts/idioms.yaml``): "I'm scared stiff" -> "I'm very scared"."""
+        if self._idioms is None:
+            return text
+        return self._idioms.sub(lambda m: self._plain[" ".join(m.group(0).lower().split())], text)
 
     def _expand(self, token: str) -> str:
         return self.text_speak.get(token.lower(), token)
@@ -269,6 +288,7 @@ class Analyzer:
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
         refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
+                       or bool(_BARE_COMPARISON.match(core) and self._names(story))
                        or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
         carried: list[Term] = []
         if refers_back:

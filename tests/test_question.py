@@ -192,6 +192,34 @@ def test_text_speak_and_typos_are_normalised(analyse):
     assert analyse("wot is kyfoplasty").text == "what is kyphoplasty"
 
 
+def test_idioms_are_read_in_their_plain_meaning(analyse):
+    q = analyse("I'm Scared  Stiff about the operation. Who does it?")
+    assert "stiff" not in q.text.lower() and "very scared" in q.text
+    assert not [t.word for p in q.parts for t in p.specific]  # nothing named that the guide must mention
+    assert analyse("my neck is stiff, who does it?").text == "my neck is stiff, who does it?"  # literal: kept
+
+
+@pytest.mark.parametrize("message", ["My GP mentioned vertebroplasty. What's the difference?",
+                                     "I read about vertebroplasty online. Which is best?"])
+def test_a_bare_comparison_is_about_the_story(chain, message):
+    """What the comparison is between is the story's named thing, which the guide never mentions."""
+    out = ask(chain, message)
+    assert out["kind"] == "not_covered" and out["notes"] == ["mention vertebroplasty"]
+
+
+def test_a_bare_comparison_after_an_answer_stays_unanswered(chain):
+    out = chain.invoke({"question": "what's the difference?", "chat_history": [
+        ("user", "Who performs kyphoplasty?"), ("assistant", ask(chain, "Who performs kyphoplasty?")["answer"])]})
+    assert out["abstained"]  # between what is not said: not answered with the subject's first sentences
+
+
+@pytest.mark.parametrize("message", ["I'm scared stiff about the operation. Who does it?",
+                                     "I've got butterflies in my stomach about it. Who performs it?"])
+def test_an_idiom_in_the_story_does_not_decline_the_question(chain, message):
+    out = ask(chain, message)
+    assert out["kind"] == "answer" and "Neurosurgeons" in out["answer"], out["notes"]
+
+
 @pytest.mark.parametrize("question, restated", [
     ("Will I be put to sleep for it?", "whether you will be put to sleep for it"),
     ("does moving make the back pain worse", "whether moving makes the back pain worse"),  # "make": a verb, not a noun
