@@ -68,6 +68,18 @@ def test_a_time_word_without_its_event_is_about_the_guide_s_subject(chain):
     assert ask(chain, "who won the football last night?")["kind"] == "off_topic"
 
 
+@pytest.mark.parametrize("message, kind", [
+    ("How long is recovery?", "not_covered"),  # a duration asked, nothing foreign named: the guide's subject
+    ("How long is the Nile?", "off_topic"),  # a named thing the guide lacks
+    ("What is the capital of France?", "off_topic"),  # no need asked
+])
+def test_a_need_asked_without_a_foreign_name_is_about_the_guide_s_subject(chain, message, kind):
+    out = ask(chain, message)
+    assert out["kind"] == kind
+    if kind == "not_covered":
+        assert out["notes"] == ["say how long recovery is"] and "does not say how long recovery is" in out["answer"]
+
+
 def test_a_difference_is_answered_with_what_each_side_is(chain):
     out = ask(chain, "nuerosurgeon vs orthapedic surgen whats the diff")
     assert out["kind"] == "answer"
