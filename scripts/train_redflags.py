@@ -135,11 +135,10 @@ def messages(chain, read: list[Path]) -> list[dict]:
                 add(f"{Path(path).stem}/{c['id']}", kind, c["question"])
     for c in load(DATA / "redflags-ordinary.yaml"):
         add(c["id"], "patient", c["message"])
-    if LAY_MEDQUAD:
-        read.append(ROOT / "evals" / LAY_MEDQUAD)
-        for line in (ROOT / "evals" / LAY_MEDQUAD).read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            add(f"medquad-lay/{row['id']}", "patient", row["question"])
+    read.append(ROOT / "evals" / LAY_MEDQUAD)
+    for line in (ROOT / "evals" / LAY_MEDQUAD).read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        add(f"medquad-lay/{row['id']}", "patient", row["question"])
     for row in random.Random(SEED).sample(read_pairs(), 2000):
         add(f"medquad/{row.get('id', row['question'])}", "library", row["question"])
     return out
