@@ -312,6 +312,14 @@ class AssistantChain(Runnable[Any, dict]):
         read, pieces = self.safety.red_flags(self.analyzer.normalise(question))
         return tuple(dict.fromkeys(typed + read)), pieces
 
+    def urgent(self, question: str) -> tuple[str, ...]:
+        """The red-flag groups the message describes as happening now, as an answer decides them
+        (scripts and tests; an answer embeds these texts with its search in one call)."""
+        flags, pieces = self.red_flags(question)
+        texts = self.safety.compared(pieces)
+        return self.safety.with_similar(flags, pieces, dict(zip(texts, self.embedder.encode(texts))) if texts else {},
+                                        question)
+
     # -- the pipeline -------------------------------------------------------------------------
     def _steps(self, input: Any, parts: IndexParts, config: RunnableConfig | None = None) -> Generator[str, None, dict]:
         """Yields the answer's pieces as soon as each is known (each piece carries the separator
@@ -334,9 +342,7 @@ class AssistantChain(Runnable[Any, dict]):
         searched = self._search_texts(question, parts) if question else []
         texts = list(dict.fromkeys(self.safety.compared(compare) + searched))
         vectors = dict(zip(texts, self.embedder.encode(texts))) if texts else {}
-        urgent = flags
-        if compare:
-            urgent += tuple(g for g in self.safety.similar(compare, vectors, parsed.question) if g not in flags)
+        urgent = self.safety.with_similar(flags, compare, vectors, parsed.question)
         out = _empty_result(parsed.question)
         out["history_trimmed"] = parsed.trimmed
         said: list[str] = []

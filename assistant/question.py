@@ -85,7 +85,8 @@ _DANGLING = re.compile(r"\b(after|afterwards?|before|beforehand)\W*$", re.I)
 # words someone quotes from what they were told ('through the skin', "a day case"): what "that" asks about
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))['‘\"“]([^'’\"”]{3,60})['’\"”](?=[\s.,;:!?)]|$)")
 # "what's the difference between X and Y?", "X vs Y", "how does X compare with Y?", "X vs Y, what's the diff"
-_DIFF_TAIL = re.compile(r"[\s,;:-]*(?:so\s+)?(?:what'?s|whats|what is|what are) the (?:main |real |big )?diff\w*\W*$", re.I)
+_DIFFERENCE = r"(?:main |real |big )?diff\w*"  # "difference", "the main diff"
+_DIFF_TAIL = re.compile(rf"[\s,;:-]*(?:so\s+)?(?:what'?s|whats|what is|what are) the {_DIFFERENCE}\W*$", re.I)
 _COMPARE = re.compile(
     r"\b(?:(?:the |any |a )?(?:main |real |big )?differences? between|compare|comparing)\s+"
     r"(?P<a>.+?)\s+(?:and|with|to|vs\.?|versus)\s+(?P<b>[^?]+?)\W*$"
@@ -100,8 +101,8 @@ MAX_COMPARED_WORDS = 6
 # "which is better?"): about the named things of the story told before it (after an answer, what
 # "the difference" is between is not known: it stays unanswered)
 _BARE_COMPARISON = re.compile(
-    r"^\W*(?:so\s+|and\s+|ok\s+|okay\s+)?(?:what'?s|whats|what is|what are|is there|are there)\s+(?:a |any |the )?"
-    r"(?:main |real |big )?diff\w*(?:\s+then)?\W*$"
+    rf"^\W*(?:so\s+|and\s+|ok\s+|okay\s+)?(?:what'?s|whats|what is|what are|is there|are there)\s+(?:a |any |the )?"
+    rf"{_DIFFERENCE}(?:\s+then)?\W*$"
     r"|^\W*(?:so\s+|and\s+)?(?:which|what)(?:'s| is| one is| would be)\s+(?:better|best|safer)\W*$"
     r"|^\W*(?:so\s+|and\s+)?how do(?:es)? (?:they|it|that|these|those|the two) compare\W*$", re.I)
 _HEDGES = re.compile(r"\b(actually|really|exactly|just|basically|honestly|even|ever|precisely)\s+", re.I)
@@ -232,12 +233,11 @@ class Analyzer:
         refer back; ``previous``: the assistant's previous answer."""
         text = self.plain(self.normalise(message))
         clauses = _rejoin([c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text])
-        asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
+        asking = self._asking(clauses)
         folded = _fold(clauses, asking, bool(previous))
         recalled = folded != clauses  # asks about what an earlier answer said: a follow-up
         if recalled:
-            clauses = folded
-            asking = [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
+            clauses, asking = folded, self._asking(folded)
         parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
         for i in asking[:MAX_PARTS]:
             before = " ".join(c for j, c in enumerate(clauses) if j < i and j not in asking)
@@ -264,6 +264,10 @@ class Analyzer:
 
     def _expand(self, token: str) -> str:
         return self.text_speak.get(token.lower(), token)
+
+    def _asking(self, clauses: list[str]) -> list[int]:
+        """The clauses that ask something (failing any, the last one); the rest is story."""
+        return [i for i, c in enumerate(clauses) if self._asks(c) and not _told(clauses, i)] or [len(clauses) - 1]
 
     def _asks(self, clause: str) -> bool:
         if not re.search(r"[A-Za-z]", clause):

@@ -105,8 +105,15 @@ class Safety:
         if not pieces or self._embed is None:
             return found
         texts = self.compared(pieces)
-        return found + tuple(g for g in self.similar(pieces, dict(zip(texts, self._embed(texts))), message)
-                             if g not in found)
+        return self.with_similar(found, pieces, dict(zip(texts, self._embed(texts))), message)
+
+    def with_similar(self, found: tuple[str, ...], pieces: list[str], vectors: Mapping[str, np.ndarray],
+                     message: str) -> tuple[str, ...]:
+        """The groups ``red_flags`` found, then those ``similar`` adds (``vectors``: the ``compared``
+        texts' vectors, embedded by the caller with whatever else it embeds)."""
+        if not pieces:
+            return found
+        return found + tuple(g for g in self.similar(pieces, vectors, message) if g not in found)
 
     def red_flags(self, message: str) -> tuple[tuple[str, ...], list[str]]:
         """(groups whose patterns match a clause about someone now, the clauses and pieces of clauses

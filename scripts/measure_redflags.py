@@ -5,8 +5,8 @@
     .venv/bin/python scripts/measure_redflags.py --model none         the patterns and exemplars alone
 
 ``scripts/data/redflags-heldout.yaml``: 140 current red flags (20 per group) and 60 calm look-alikes,
-written blind (see scripts/data/README.md). The check is the chain's own (``Chain.red_flags`` then
-``Safety.similar``, as ``Chain._steps`` decides ``urgent``).
+written blind (see scripts/data/README.md). The check is the chain's own (``Chain.urgent``: what an
+answer decides).
 """
 
 from __future__ import annotations
@@ -36,17 +36,10 @@ def main() -> int:
         chain.safety._model = None if args.model == "none" else redflag_model._load(str(Path(args.model).resolve()))
         chain.safety._exemplars = None  # the model's examples are embedded with the exemplars
 
-    def urgent(message: str) -> bool:
-        flags, pieces = chain.red_flags(message)
-        if flags or not pieces:
-            return bool(flags)
-        texts = chain.safety.compared(pieces)
-        return bool(chain.safety.similar(pieces, dict(zip(texts, chain.embedder.encode(texts))), message))
-
     cases = yaml.safe_load(args.data.read_text(encoding="utf-8"))
     caught, flags, alarms, calm = Counter(), Counter(), 0, 0
     for c in cases:
-        fired = urgent(c["message"])
+        fired = bool(chain.urgent(c["message"]))
         if c["expect"] == "urgent":
             flags[c["group"]] += 1
             caught[c["group"]] += fired

@@ -219,3 +219,11 @@ def test_back_pain_alone_is_not_a_fall(chain, message):
                                      "Mum had a tumble in the garden. She's in terrible pain and can't get up."])
 def test_pain_after_a_fall_or_injury_still_alarms(chain, message):
     assert _alarms(chain, message, model=True), message
+
+
+@pytest.mark.parametrize("message", ["my legs went numb this morning and I can't lift my foot",
+                                     "Mum had it done Monday and tonight she's burning up and shivering",
+                                     "can kyphoplasty cause leg numbness?"])
+def test_the_chain_s_urgent_check_is_the_one_an_answer_makes(chain, message):
+    out = chain.invoke({"question": message, "chat_history": []})
+    assert list(chain.urgent(message)) == (out.get("urgent_reasons") or [])
