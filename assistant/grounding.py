@@ -17,9 +17,11 @@ either. A part is answered unless one of these holds:
    cement..."): ``answerability.py``.
 3. **The answer type is missing** (a price, a duration, a figure, a ranking; ``needs`` in
    ``prompts/question_types.yaml``) and the retrieved sentences that answer best hold no such
-   statement. For figures (``partial: true``), when those sentences still answer the rest of the
-   part well (the ranker is confident), they are quoted and the note says what is missing ("does
-   not give figures or percentages"); otherwise the part is not answered.
+   statement. For figures (``partial``), when those sentences still answer the rest of the part
+   (the answerability model says so; without it, the ranker is confident), they are quoted, a
+   sentence that speaks of the figures without giving them first ("ask about the number of
+   procedures performed"), and the note says what is missing ("does not give figures or
+   percentages"); otherwise the part is not answered.
 
 Verdicts for the whole message: ``answer`` (every part answered), ``partial`` (some parts, or a
 part without its figures), ``not_covered`` (on the corpus's subject, not answered there),
@@ -43,7 +45,7 @@ from assistant.retrieve import Passage
 from assistant.text import STOPWORDS, content_words, near_function_word, root, stem, words
 
 TOPIC_SHARE = 0.8  # a stem in at least this share of all chunks is the corpus's topic ("kyphoplasty")
-CONFIDENT = 0.6  # quote an answer that lacks the asked-for figures only when the ranker is this sure
+CONFIDENT = 0.6  # no answerability model: quote an answer lacking the asked-for figures when the ranker is this sure
 NEED_WINDOW = 0.5  # sentences scoring at least this share of the best are searched for the needed statement
 OFF_TOPIC_COS = 0.25  # below this best passage similarity, with no corpus word asked, a message is off-topic
 
@@ -147,6 +149,7 @@ class Grounder:
         need = need_shares(self, part, cands)
         order = order_scores(x, probs, need, self.order, defining="definition" in part.types)
         order = order + _spells_out(part, cands, lead=None if self.one_topic else cands[int(np.argmax(order))].chunk_id)
+        order = order + _speaks_of_need(part, cands, self.cues)
         scored = sorted(zip(order.tolist(), cands), key=lambda s: (-s[0], s[1].chunk_id, s[1].n))
         typed = frozenset((c.chunk_id, c.n) for c, t in zip(cands, x[:, FEATURES.index("type_answer")]) if t > 0)
         return PartResult(part, passages, scored, best=float(probs.max()), typed=typed, vector=vector,
@@ -164,8 +167,11 @@ class Grounder:
     # -- the decision -----------------------------------------------------------------------------
     def absent(self, part: Part) -> tuple[str, ...]:
         """Named things of the part that no corpus word matches (stem, word family). A word one
-        letter from a function word ("dose" for "does") may be a typo of it, so it is no evidence."""
-        return tuple(t.word for t in part.specific if not near_function_word(t.word) and not self.in_corpus(t))
+        letter from a function word ("dose" for "does") may be a typo of it, so it is no evidence; a
+        word that asks for one of the part's needs ("what percentage ...?") is the need, named in its note."""
+        asking = [self.cues.asks_for[n] for n in part.needs]
+        return tuple(t.word for t in part.specific if not near_function_word(t.word) and not self.in_corpus(t)
+                     and not any(rx.search(t.word) for rx in asking))
 
     def in_corpus(self, term: Term) -> bool:
         """Some corpus word matches the term by stem or word family, or is one of its clinical names."""
@@ -193,9 +199,10 @@ class Grounder:
             return result  # no sentence says any of it, and the ranker is not sure
         top = [c for p, c in result.scored if p >= NEED_WINDOW * result.best][:5]
         unmet = [n for n in part.needs if not any(self.cues.evidence[n].search(c.text) for c in top)]
-        if unmet and (result.best < CONFIDENT or any(n not in self.cues.partial for n in unmet)):
+        judged = self.answerability is not None and judge
+        if unmet and ((result.best < CONFIDENT and not judged) or any(n not in self.cues.partial for n in unmet)):
             return result  # a price, a duration or a ranking asked for and not there: not answered
-        if self.answerability is not None and judge:
+        if judged:
             result.evidence = self.evidence(result)
             if not self.answerability.answers(result.evidence):
                 return result  # the best sentence shares the subject but does not speak to what is asked
@@ -272,6 +279,15 @@ def _spells_out(part: Part, candidates: list[Candidate], lead: str | None) -> np
     acronyms |= {t.word.upper() for t in part.terms if 2 <= len(t.word) <= 6 and t.word.isalpha()}
     return np.array([1.0 if lead in (None, c.chunk_id) and any(f"({a})" in c.text for a in acronyms) else 0.0
                      for c in candidates])
+
+
+def _speaks_of_need(part: Part, candidates: list[Candidate], cues: Cues) -> np.ndarray:
+    """1 for a sentence that speaks of the figures asked for without giving them ("how many has he
+    done?": "ask about the number of procedures performed"), which then comes first: the best the
+    source has for a part whose figures no candidate gives; else 0."""
+    rxs = [cues.partial[n] for n in part.needs
+           if n in cues.partial and not any(cues.evidence[n].search(c.text) for c in candidates)]
+    return np.array([1.0 if any(rx.search(c.text) for rx in rxs) else 0.0 for c in candidates])
 
 
 def topic_stems(index: Index) -> set[str]:

@@ -83,8 +83,10 @@ class Cues:
         self.heading = {k: re.compile(v["heading"], re.I) for k, v in question_types["types"].items() if v.get("heading")}
         self.forward = {k: re.compile(v["forward"], re.I) for k, v in question_types["types"].items() if v.get("forward")}
         self.evidence = {k: re.compile(v["evidence"], re.I) for k, v in question_types["needs"].items()}
+        self.asks_for = {k: re.compile(v["question"], re.I) for k, v in question_types["needs"].items()}
         self.labels = {k: v["label"] for k, v in question_types["needs"].items()}
-        self.partial = {k for k, v in question_types["needs"].items() if v.get("partial")}
+        # needs whose answer is still quoted without the statement, and the words of a sentence about it
+        self.partial = {k: re.compile(v["partial"], re.I) for k, v in question_types["needs"].items() if v.get("partial")}
         self._definition = self.answer.get("definition")
 
     def heading_types(self, heading: str) -> tuple[str, ...]:

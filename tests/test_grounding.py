@@ -58,6 +58,18 @@ def test_figures_missing_from_a_good_answer_make_it_partial(chain):
     assert out["kind"] == "partial" and "Neurosurgeons" in out["answer"]
 
 
+def test_a_sentence_about_the_asked_figures_comes_first_when_the_figures_are_missing(chain):
+    out = ask(chain, "How many of these operations should a doctor have done before I trust them?")
+    assert out["kind"] == "partial" and out["notes"] == ["give figures or percentages"]
+    assert "number of procedures" in out["citations"][0]["quotes"][0]["text"]
+
+
+def test_a_word_that_asks_for_figures_is_not_a_missing_named_thing(chain):
+    out = ask(chain, "What percentage of people feel better after kyphoplasty?")
+    assert out["notes"] != ["mention percentage"] and out["kind"] == "not_covered"  # the need, in words
+    assert chain.grounder.absent(chain.analyzer.analyse("what percentage of patients get complications").parts[0]) == ()
+
+
 def test_nothing_of_the_corpus_is_off_topic(chain):
     assert ask(chain, "What is the capital of France?")["kind"] == "off_topic"
 
