@@ -78,6 +78,35 @@ def test_without_embeddings_the_patterns_still_work(chain):
     assert not patterns_only.urgent("can kyphoplasty cause leg numbness?")
 
 
+# Lay wordings the patterns read themselves (the tests' own sentences; reasons in urgent.yaml):
+# a passive wish not to wake, a stash of tablets, rigors and "burning up", a fall told in everyday
+# words with severe pain, urine or stool that will not come.
+@pytest.mark.parametrize("message, group", [
+    ("most nights now I lie there hoping I don't wake up", "self-harm"),
+    ("I'm honestly tired of living like this", "self-harm"),
+    ("my sister found a stash of co-codamol in dad's wardrobe today", "self-harm"),
+    ("mum's teeth are chattering and she's shaking uncontrollably this evening", "fever"),
+    ("he's burning up tonight and won't eat", "fever"),
+    ("my thermometer said 38.6 this evening", "fever"),
+    ("I missed the bottom step this morning and my back is way worse than usual", "fall"),
+    ("she sat down hard on the patio earlier and the pain is horrendous", "fall"),
+    ("I keep trying to go but nothing comes out since yesterday", "bladder"),
+])
+def test_lay_wordings_of_red_flags_are_in_the_patterns(chain, message, group):
+    from assistant.safety import Safety
+
+    assert any(group in name for name in Safety(chain.prompts, "the guide").urgent(message))  # a word of its name
+
+
+@pytest.mark.parametrize("message", ["I hope I don't wake up during the operation",
+                                     "I'm burning up with curiosity - what's in the cement?",
+                                     "what if I'm shaking uncontrollably from nerves on the day?"])
+def test_look_alikes_of_the_lay_wordings_stay_calm(chain, message):
+    from assistant.safety import Safety
+
+    assert not Safety(chain.prompts, "the guide").urgent(message)
+
+
 @pytest.mark.parametrize("raw, kept", [
     ("I had it done <2 days ago and now have a fever > 39C", "<2 days ago and now have a fever > 39C"),
     ("Who performs <b>kyphoplasty</b>?", "Who performs kyphoplasty?"),
