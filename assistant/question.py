@@ -100,6 +100,7 @@ MAX_COMPARED_WORDS = 6
 # a comparison that names neither thing ("my GP mentioned vertebroplasty. What's the difference?",
 # "which is better?"): about the named things of the story told before it (after an answer, what
 # "the difference" is between is not known: it stays unanswered)
+_OPTIONS = re.compile(r"\b([a-z][\w-]+)\s+(?:or|vs\.?|versus|and)\s+(?:a |an |the |some )?([a-z][\w-]+)")
 _BARE_COMPARISON = re.compile(
     rf"^\W*(?:so\s+|and\s+|ok\s+|okay\s+)?(?:what'?s|whats|what is|what are|is there|are there)\s+(?:a |any |the )?"
     rf"{_DIFFERENCE}(?:\s+then)?\W*$"
@@ -301,9 +302,13 @@ class Analyzer:
             sources = [(context, False), (story, True)]
             if not context and not self._names(story):
                 sources.append((self.default_context, False))
+            # a bare comparison compares the story's options ("kyphoplasty or a brace. How do they
+            # compare?"): each is a named thing, however everyday its word, since both sides are needed
+            options = self._options(story) if _BARE_COMPARISON.match(core) else set()
             for text, names_only in sources:
                 terms, _ = self.with_glossary(text, self.terms(text, text)) if text else ([], [])
                 people = _titled_names(text) if names_only else set()  # "Dr Osei": context, never required
+                terms = [replace(t, specific=True) if names_only and t.word in options else t for t in terms]
                 for t in terms:
                     known = t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
                     if t.stem in seen or not ((t.specific or t.alternatives & self.corpus_stems
@@ -324,6 +329,18 @@ class Analyzer:
         search = " ".join([core, *expansion, *(t.word for t in carried)])
         return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried),
                     elliptic=bool(_DANGLING.search(core)))
+
+    def _options(self, story: str) -> set[str]:
+        """The words of the story offered as alternatives ("X or a Y", "X vs Y", "X and Y") of which
+        one is a named thing or a corpus word."""
+        named = {t.word for t in self._names(story)}
+        out: set[str] = set()
+        for a, b in _OPTIONS.findall(story.lower()):
+            if a in STOPWORDS or b in STOPWORDS:
+                continue
+            if {a, b} & named or stem(a) in self.corpus_stems or stem(b) in self.corpus_stems:
+                out |= {a, b}
+        return out
 
     def _names(self, text: str) -> list[Term]:
         return [t for t in self.terms(text, text) if t.specific] if text else []

@@ -207,6 +207,14 @@ def test_a_bare_comparison_is_about_the_story(chain, message):
     assert out["kind"] == "not_covered" and out["notes"] == ["mention vertebroplasty"]
 
 
+def test_a_bare_comparison_needs_each_option_the_story_offers(chain):
+    """"a brace" is an everyday word, yet one side of the comparison: the guide never mentions it."""
+    out = ask(chain, "My GP said there's kyphoplasty or a brace. How do they compare?")
+    assert out["kind"] == "not_covered" and out["notes"] == ["mention brace"]
+    out = ask(chain, "I was told it's either a neurosurgeon or an orthopaedic surgeon. What's the difference?")
+    assert out["kind"] == "answer" and "Neurosurgeons" in out["answer"]  # both sides in the guide
+
+
 def test_a_bare_comparison_after_an_answer_stays_unanswered(chain):
     out = chain.invoke({"question": "what's the difference?", "chat_history": [
         ("user", "Who performs kyphoplasty?"), ("assistant", ask(chain, "Who performs kyphoplasty?")["answer"])]})
