@@ -233,10 +233,13 @@ class Grounder:
             return Coverage("partial", tuple(results), notes, missing)
         # in a one-topic corpus a question that asks for a price, a duration, figures... and names nothing
         # the corpus lacks ("how long is recovery?") is about the corpus's subject: declined with its need
-        # named, not as off-topic ("what is the capital of France?" asks for none of them)
+        # named, not as off-topic ("what is the capital of France?" asks for none of them); and so is one
+        # that names a thing the corpus lacks in a conversation about it ("what about tablets instead,
+        # like alendronate?"), so the reply says what is missing
         in_corpus = (any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
                          for r in results for t in r.part.terms) or self._story_in_corpus(question)
-                     or (self.one_topic and any(r.part.elliptic or (r.part.needs and not r.absent) for r in results)))
+                     or (self.one_topic and any(r.part.elliptic or (r.part.needs and not r.absent) for r in results))
+                     or (self.one_topic and bool(question.previous) and any(r.absent for r in results)))
         best_cos = max((p.dense for r in results for p in r.passages), default=0.0)
         verdict = "off_topic" if not in_corpus and best_cos < OFF_TOPIC_COS else "not_covered"
         return Coverage(verdict, tuple(results), notes, missing)

@@ -71,6 +71,10 @@ _REQUEST = re.compile(
     r"|i(?:'m| am)? (?:was |just )?wondering(?: if| whether)?\b,?\s*|i wonder(?: if| whether)?\b\s*"
     r"|do you know(?: if| whether)?\b\s*|any idea(?: if| whether)?\b\s*|quick question:?\s*"
     r"|(?:one|another|my) (?:more )?question(?: is)?:?\s*)+", re.I)
+# how to say it, not what is asked: "what is it exactly, in plain words please?"
+_HOW_TO_SAY = re.compile(r",?\s*\b(?:in (?:plain|simple|easy|layman'?s|lay|normal|everyday|basic|ordinary) "
+                         r"(?:english|words|terms|language)|in a nutshell|simply put|in short|like i'?m (?:five|5|a child)|"
+                         r"for (?:a )?(?:layman|layperson|beginner|dummies))\b(?:\s*(?:please|pls|plz)\b)?", re.I)
 _ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|that|he|she|his|her|him|"
                       r"the procedure|the operation|the condition|the same|this one|that one|which one|which ones|"
                       r"the two|both|either)\b", re.I)
@@ -286,7 +290,7 @@ class Analyzer:
         mentioned kyphoplasty" gives "kyphoplasty", not "GP"; "a crushed bone" gives "crushed"; and
         every word the story quotes, when "it"/"that" points at a thing); failing both, the corpus's
         own subject (one-document corpora)."""
-        core = _REQUEST.sub("", _FILLER_START.sub("", clause)).strip() or clause.strip()
+        core = _HOW_TO_SAY.sub("", _REQUEST.sub("", _FILLER_START.sub("", clause))).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
         own = [replace(t, generic=True) if t.specific and t.word in _SUBJECT_NOUNS
                and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]

@@ -31,6 +31,9 @@ _POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
 _MODIFIERS = {"other", "same", "first", "second", "third", "last", "next", "only"}  # before a noun, like adjectives
 _SUBJECT_PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "this", "that", "there", "these", "those"}
 _OBJECTS = {"me", "you", "him", "her", "it", "us", "them"}
+# people a patient writes about, subjects of what follows: never read as an adjective ("keep mum")
+_PEOPLE = {"mum", "mom", "mam", "dad", "nan", "gran", "granny", "grandma", "grandpa", "grandad", "husband", "wife",
+           "partner", "son", "daughter", "sister", "brother", "friend", "doctor", "surgeon", "nurse", "gp"}
 _INDEFINITE = {"nothing", "something", "anything", "everything"}  # "probably nothing?" names no thing
 
 
@@ -113,7 +116,8 @@ def _subject_before_base_verb(tokens: list[str]) -> int:
         word, previous = low[i], low[i - 1]
         if word in _PREPOSITIONS | _DETERMINERS | _POSSESSIVES or not _can_be_base_verb(word):
             continue
-        after_modifier = previous in _DETERMINERS | _POSSESSIVES | _MODIFIERS or _can_be_adjective(previous)
+        after_modifier = (previous in _DETERMINERS | _POSSESSIVES | _MODIFIERS
+                          or (_can_be_adjective(previous) and previous not in _PEOPLE))  # "mum | go back"
         # a word followed by "the", "my", "it" starts a verb phrase ("moving | make the pain worse"), not a noun one
         object_follows = i + 1 < len(low) and low[i + 1] in _DETERMINERS | _POSSESSIVES | _OBJECTS
         if after_modifier and _can_be_noun(word) and not object_follows:
@@ -220,5 +224,8 @@ def _swap(text: str) -> str:
     out = []
     for token in text.split():
         core = token.lower().strip(",")
+        if len(core) > 1 and token.strip(",").isupper():  # "the US", "the UK": a name, not "us"
+            out.append(token)
+            continue
         out.append(_SWAP.get(core, token) + ("," if token.endswith(",") and core in _SWAP else ""))
     return " ".join(out).replace("you am", "you are").replace("you was", "you were")

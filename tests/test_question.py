@@ -215,6 +215,18 @@ def test_a_bare_comparison_needs_each_option_the_story_offers(chain):
     assert out["kind"] == "answer" and "Neurosurgeons" in out["answer"]  # both sides in the guide
 
 
+def test_how_to_say_it_is_not_what_is_asked(chain):
+    out = ask(chain, "what is kyphoplasty exactly, in plain words pls")
+    assert out["kind"] == "answer" and "minimally invasive" in out["answer"]
+
+
+def test_a_thing_the_guide_lacks_in_a_conversation_is_named_not_called_off_topic(chain):
+    first = ask(chain, "who does it?")
+    out = chain.invoke({"question": "what about tablets instead, like alendronate?",
+                        "chat_history": [("user", "who does it?"), ("assistant", first["answer"])]})
+    assert out["kind"] == "not_covered" and out["notes"] == ["mention alendronate"]
+
+
 def test_a_bare_comparison_after_an_answer_stays_unanswered(chain):
     out = chain.invoke({"question": "what's the difference?", "chat_history": [
         ("user", "Who performs kyphoplasty?"), ("assistant", ask(chain, "Who performs kyphoplasty?")["answer"])]})
@@ -230,6 +242,8 @@ def test_an_idiom_in_the_story_does_not_decline_the_question(chain, message):
 
 @pytest.mark.parametrize("question, restated", [
     ("Will I be put to sleep for it?", "whether you will be put to sleep for it"),
+    ("How much does it cost in the US?", "how much it costs in the US"),  # a name in capitals, not "us"
+    ("When can mum go back to her gardening?", "when mum can go back to her gardening"),  # "mum": a person
     ("does moving make the back pain worse", "whether moving makes the back pain worse"),  # "make": a verb, not a noun
     ("how much height will I get back?", "how much height you will get back"),
     ("how many kyphoplasty procedures should a good surgeon do a year",
