@@ -40,7 +40,7 @@ from assistant.answerability import WEIGHTY, Answerability, Evidence, evidence, 
 from assistant.index import Index
 from assistant.question import STORY_TERM_WEIGHT, Part, Question, Term, specificity
 from assistant.ranker import FEATURES, Candidate, Cues, Ranker, features, match_share, term_weights
-from assistant.restate import names_no_thing
+from assistant.restate import can_be_noun, names_no_thing
 from assistant.retrieve import Passage
 from assistant.text import STOPWORDS, content_words, near_function_word, root, stem, words
 
@@ -304,11 +304,18 @@ def topic_stems(index: Index) -> set[str]:
     return {s for s, n in counts.items() if n / len(index.chunks) >= TOPIC_SHARE}
 
 
+_NOUN_PHRASE_START = r"\b(?:my|his|her|their|your|our|the|a|an|any|some|these|those)\s+"
+
+
 def _as_typed(word: str, text: str) -> str:
-    """The word as the patient wrote it ("MRI", "Medicare"), not lower-cased."""
+    """The word as the patient wrote it ("MRI", "Medicare"), not lower-cased, with the noun before it
+    in its noun phrase ("his blood thinners" -> "blood thinners"; "does not mention thinners" says little)."""
     m = re.search(rf"\b{re.escape(word)}\b", text, re.I)
     if not m or (m.start() == 0 and m.group(0).istitle()):
         return word  # a capital that only starts the sentence says nothing
+    compound = re.search(rf"{_NOUN_PHRASE_START}([a-z]+)\s+{re.escape(m.group(0))}\b", text, re.I)
+    if compound and compound.group(1).lower() not in STOPWORDS and can_be_noun(compound.group(1).lower()):
+        return f"{compound.group(1)} {m.group(0)}"
     return m.group(0)
 
 

@@ -72,7 +72,7 @@ def restate(question: str) -> str:
                 or (rest[0].lower() in BE and n >= 2 and rest[1].lower() not in _SUBJECT_PRONOUNS
                     and (low[0] in ("which", "whose")  # "which one is best", "which surgeon is the most experienced"
                          or (rest[1].lower() not in _DETERMINERS and (_can_be_adjective(rest[1].lower()) or (
-                             can_be_verb(rest[1].lower()) and not _can_be_noun(rest[1].lower()))))))  # "what X is used"
+                             can_be_verb(rest[1].lower()) and not can_be_noun(rest[1].lower()))))))  # "what X is used"
                 or (rest[0].lower() in BE and n == 1 and low[0] in ("which", "what", "who")
                     and _can_be_adjective(rest[1].lower().strip(","))))  # "which is better"
             if rest and rest[0].lower() in AUX and len(rest) > 1 and not subject_question:
@@ -120,7 +120,7 @@ def _subject_before_base_verb(tokens: list[str]) -> int:
                           or (_can_be_adjective(previous) and previous not in _PEOPLE))  # "mum | go back"
         # a word followed by "the", "my", "it" starts a verb phrase ("moving | make the pain worse"), not a noun one
         object_follows = i + 1 < len(low) and low[i + 1] in _DETERMINERS | _POSSESSIVES | _OBJECTS
-        if after_modifier and _can_be_noun(word) and not object_follows:
+        if after_modifier and can_be_noun(word) and not object_follows:
             continue
         return i
     return 0
@@ -144,10 +144,10 @@ def _subject_length(tokens: list[str], be: bool = False, whole: bool = False) ->
             break
         after_modifier = low[i - 1] in _DETERMINERS | _POSSESSIVES | _MODIFIERS or (
             low[i - 1] not in ("one", "ones") and _can_be_adjective(low[i - 1]))
-        if can_be_verb(low[i]) and not ((after_modifier or be) and _can_be_noun(low[i])):
+        if can_be_verb(low[i]) and not ((after_modifier or be) and can_be_noun(low[i])):
             break  # "the other options", "is the success rate": nouns, even if "option" and "rate" can be verbs
         in_phrase = low[i - 1] in _DETERMINERS | _POSSESSIVES | _MODIFIERS or (
-            _can_be_adjective(low[i - 1]) and _can_be_noun(low[i]))
+            _can_be_adjective(low[i - 1]) and can_be_noun(low[i]))
         if be and _can_be_adjective(low[i]) and not in_phrase:
             break  # "is kyphoplasty | safe", "is my mum | too old"; but "or the | orthopedic surgeon" goes on
         i += 1
@@ -191,7 +191,7 @@ def names_no_thing(word: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _can_be_noun(word: str) -> bool:
+def can_be_noun(word: str) -> bool:
     from lemminflect import getAllLemmas
 
     return "NOUN" in getAllLemmas(word)

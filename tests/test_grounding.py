@@ -70,6 +70,11 @@ def test_a_word_that_asks_for_figures_is_not_a_missing_named_thing(chain):
     assert chain.grounder.absent(chain.analyzer.analyse("what percentage of patients get complications").parts[0]) == ()
 
 
+def test_a_missing_thing_is_named_with_its_noun_phrase(chain):
+    out = ask(chain, "Should he stop his blood thinners before the procedure?")
+    assert out["notes"] == ["mention blood thinners"]  # not "mention thinners"
+
+
 def test_nothing_of_the_corpus_is_off_topic(chain):
     assert ask(chain, "What is the capital of France?")["kind"] == "off_topic"
 
