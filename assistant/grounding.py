@@ -238,8 +238,8 @@ class Grounder:
         # like alendronate?"), so the reply says what is missing
         in_corpus = (any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
                          for r in results for t in r.part.terms) or self._story_in_corpus(question)
-                     or (self.one_topic and any(r.part.elliptic or (r.part.needs and not r.absent) for r in results))
-                     or (self.one_topic and bool(question.previous) and any(r.absent for r in results)))
+                     or (self.one_topic and any(r.part.elliptic or (r.part.needs and not r.absent)
+                                                or (question.previous and r.absent) for r in results)))
         best_cos = max((p.dense for r in results for p in r.passages), default=0.0)
         verdict = "off_topic" if not in_corpus and best_cos < OFF_TOPIC_COS else "not_covered"
         return Coverage(verdict, tuple(results), notes, missing)

@@ -296,19 +296,21 @@ class Analyzer:
                and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
+        bare = bool(_BARE_COMPARISON.match(core))
         refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
-                       or bool(_BARE_COMPARISON.match(core) and self._names(story))
+                       or bool(bare and self._names(story))
                        or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
         carried: list[Term] = []
         if refers_back:
             to_a_thing = bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
             seen = {t.stem for t in own}
             sources = [(context, False), (story, True)]
-            if not context and not self._names(story):
+            named = self._names(story) if bare or not context else []
+            if not context and not named:
                 sources.append((self.default_context, False))
             # a bare comparison compares the story's options ("kyphoplasty or a brace. How do they
             # compare?"): each is a named thing, however everyday its word, since both sides are needed
-            options = self._options(story) if _BARE_COMPARISON.match(core) else set()
+            options = self._options(story, {t.word for t in named}) if bare else set()
             for text, names_only in sources:
                 terms, _ = self.with_glossary(text, self.terms(text, text)) if text else ([], [])
                 people = _titled_names(text) if names_only else set()  # "Dr Osei": context, never required
@@ -334,10 +336,9 @@ class Analyzer:
         return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried),
                     elliptic=bool(_DANGLING.search(core)))
 
-    def _options(self, story: str) -> set[str]:
+    def _options(self, story: str, named: set[str]) -> set[str]:
         """The words of the story offered as alternatives ("X or a Y", "X vs Y", "X and Y") of which
-        one is a named thing or a corpus word."""
-        named = {t.word for t in self._names(story)}
+        one is a named thing of it (``named``) or a corpus word."""
         out: set[str] = set()
         for a, b in _OPTIONS.findall(story.lower()):
             if a in STOPWORDS or b in STOPWORDS:
