@@ -60,7 +60,7 @@ class Safety:
         ``embed`` only the patterns are used."""
         self.source_name = source_name
         urgent = prompts.data("urgent.yaml", ("advice", "threshold", "margin", "groups", "personal", "current", "general",
-                                               "past", "resolved"))
+                                               "past", "resolved", "normal", "not_now"))
         self.advice: str = urgent["advice"].strip()
         self._groups = [(g["name"], [re.compile(p.strip(), re.I) for p in g["patterns"]], g.get("exemplars") or [])
                         for g in urgent["groups"]]
@@ -74,6 +74,8 @@ class Safety:
         self._general = re.compile(urgent["general"].strip(), re.I)
         self._past = re.compile(urgent["past"].strip(), re.I)
         self._resolved = re.compile(urgent["resolved"].strip(), re.I)
+        self._normal = re.compile(urgent["normal"].strip(), re.I)
+        self._not_now = re.compile(urgent["not_now"].strip(), re.I)
         self._embed = embed
         self._embed_fixed = embed_fixed or embed
         self._model = model
@@ -123,8 +125,8 @@ class Safety:
         # None for a sentence that is over, or not about someone now
         now = [c if c and self._about_someone_now(c, message) else None for c in present]
         live = [c for c in now if c]
-        found = tuple(name for name, patterns, _ in self._groups
-                      if any(p.search(c) for p in patterns for c in live + runs(now)))
+        read = [self.settled(c) for c in live + runs(now)]
+        found = tuple(name for name, patterns, _ in self._groups if any(p.search(c) for p in patterns for c in read))
         pieces = live + [p.strip() for c in live for p in _PIECES.split(c) if p and len(p.split()) >= 3 and p.strip() != c]
         return found, list(dict.fromkeys(pieces))
 
@@ -148,6 +150,16 @@ class Safety:
             return clause
         kept = [p for p in _PIECES.split(clause) if p and p.strip() and not self._resolved.search(p)
                 and not (self._past.search(p) and not self._current.search(p))]
+        return " ".join(p.strip() for p in kept)
+
+    def settled(self, clause: str) -> str:
+        """The clause without what the patterns and exemplars pass over (``urgent.yaml``'s ``normal``
+        and ``not_now``): "legs are fine and all", "blacked out once in 1979", "I worry about getting
+        chest pain during the procedure". The learned model reads the pieces it was trained on."""
+        if not (self._normal.search(clause) or self._not_now.search(clause)):
+            return clause
+        kept = [p for p in _PIECES.split(clause) if p and p.strip() and not self._normal.search(p)
+                and not (self._not_now.search(p) and not self._current.search(p))]
         return " ".join(p.strip() for p in kept)
 
     def neutral(self, text: str) -> str:
@@ -189,7 +201,9 @@ class Safety:
         calm_best = (neutral @ calm.T).max(axis=1) if len(calm) else np.full(len(pieces), -1.0)
         told = message or " ".join(pieces)
         found = []
-        for row, calm_sim in zip(sims, calm_best):
+        for piece, row, calm_sim in zip(pieces, sims, calm_best):
+            if self.settled(piece) != piece:
+                continue  # its settled parts are read as separate pieces
             for g, (name, _, _) in enumerate(self._groups):
                 best = float(row[owner == g].max()) if (owner == g).any() else -1.0
                 if best >= self._threshold and best >= calm_sim + self._margin and name not in found:

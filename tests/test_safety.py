@@ -107,6 +107,25 @@ def test_look_alikes_of_the_lay_wordings_stay_calm(chain, message):
     assert not Safety(chain.prompts, "the guide").urgent(message)
 
 
+@pytest.mark.parametrize("message", ["I passed out once in 1998 after giving blood, never since. Who does the procedure?",
+                                     "I worry about getting breathless during the operation, I have asthma",
+                                     "I'm nervous about chest pain while I'm lying on my front for it",
+                                     "My legs are fine, I just want to know when I can drive again"])
+def test_what_is_long_over_normal_or_feared_is_not_a_red_flag(chain, message):
+    from assistant.safety import Safety
+
+    assert not Safety(chain.prompts, "the guide").urgent(message)  # the patterns
+    assert not chain.urgent(message)  # and the exemplars and the learned model
+
+
+@pytest.mark.parametrize("message", ["I was fine until this morning, now my legs are numb",
+                                     "legs are ok and can't pee since this morning",
+                                     "she's ok, just very confused and drowsy since the op",
+                                     "I worry about my chest, it's been tight and I'm short of breath since lunch"])
+def test_a_normal_state_or_a_worry_beside_a_new_symptom_still_alarms(chain, message):
+    assert chain.urgent(message)
+
+
 @pytest.mark.parametrize("raw, kept", [
     ("I had it done <2 days ago and now have a fever > 39C", "<2 days ago and now have a fever > 39C"),
     ("Who performs <b>kyphoplasty</b>?", "Who performs kyphoplasty?"),
