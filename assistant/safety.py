@@ -146,20 +146,20 @@ class Safety:
         """The clause without what is over: a part set long ago with nothing current in it ("last year
         after a fall I had terrible pain"), or a symptom that went away ("it went away after the
         procedure"). "I fell last year and since then my legs have gone numb" keeps its second part."""
-        if not (self._past.search(clause) or self._resolved.search(clause)):
-            return clause
-        kept = [p for p in _PIECES.split(clause) if p and p.strip() and not self._resolved.search(p)
-                and not (self._past.search(p) and not self._current.search(p))]
-        return " ".join(p.strip() for p in kept)
+        return self._without(clause, self._resolved, self._past)
 
     def settled(self, clause: str) -> str:
         """The clause without what the patterns and exemplars pass over (``urgent.yaml``'s ``normal``
         and ``not_now``): "legs are fine and all", "blacked out once in 1979", "I worry about getting
         chest pain during the procedure". The learned model reads the pieces it was trained on."""
-        if not (self._normal.search(clause) or self._not_now.search(clause)):
+        return self._without(clause, self._normal, self._not_now)
+
+    def _without(self, clause: str, always: re.Pattern, unless_current: re.Pattern) -> str:
+        """The clause without its pieces that match ``always``, or ``unless_current`` with no current time."""
+        if not (always.search(clause) or unless_current.search(clause)):
             return clause
-        kept = [p for p in _PIECES.split(clause) if p and p.strip() and not self._normal.search(p)
-                and not (self._not_now.search(p) and not self._current.search(p))]
+        kept = [p for p in _PIECES.split(clause) if p and p.strip() and not always.search(p)
+                and not (unless_current.search(p) and not self._current.search(p))]
         return " ".join(p.strip() for p in kept)
 
     def neutral(self, text: str) -> str:
