@@ -155,12 +155,19 @@ class Safety:
         return self._without(clause, self._normal, self._not_now)
 
     def _without(self, clause: str, always: re.Pattern, unless_current: re.Pattern) -> str:
-        """The clause without its pieces that match ``always``, or ``unless_current`` with no current time."""
+        """The clause without its pieces that are ``_left_out``."""
         if not (always.search(clause) or unless_current.search(clause)):
             return clause
-        kept = [p for p in _PIECES.split(clause) if p and p.strip() and not always.search(p)
-                and not (unless_current.search(p) and not self._current.search(p))]
+        kept = [p for p in _PIECES.split(clause) if p and p.strip() and not self._left_out(p, always, unless_current)]
         return " ".join(p.strip() for p in kept)
+
+    def _left_out(self, piece: str, always: re.Pattern, unless_current: re.Pattern) -> bool:
+        """The piece matches ``always``, or ``unless_current`` with no current time."""
+        return bool(always.search(piece) or (unless_current.search(piece) and not self._current.search(piece)))
+
+    def _passed_over(self, piece: str) -> bool:
+        """Some part of the piece is what ``settled`` leaves out (its other parts are compared on their own)."""
+        return any(self._left_out(p, self._normal, self._not_now) for p in _PIECES.split(piece) if p and p.strip())
 
     def neutral(self, text: str) -> str:
         """The text without its people and times ("mum's … now"): the patterns check who and when;
@@ -202,8 +209,8 @@ class Safety:
         told = message or " ".join(pieces)
         found = []
         for piece, row, calm_sim in zip(pieces, sims, calm_best):
-            if self.settled(piece) != piece:
-                continue  # its settled parts are read as separate pieces
+            if self._passed_over(piece):
+                continue  # its other parts are pieces of their own
             for g, (name, _, _) in enumerate(self._groups):
                 best = float(row[owner == g].max()) if (owner == g).any() else -1.0
                 if best >= self._threshold and best >= calm_sim + self._margin and name not in found:

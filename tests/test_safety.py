@@ -126,6 +126,16 @@ def test_a_normal_state_or_a_worry_beside_a_new_symptom_still_alarms(chain, mess
     assert chain.urgent(message)
 
 
+def test_a_clause_with_a_worry_beside_a_current_symptom_is_compared_whole(chain):
+    """Nothing of it is left out ("since this morning" is current), so the exemplars read all of it."""
+    from assistant.safety import Safety
+
+    safety = Safety(chain.prompts, "the guide", embed=chain.embedder.encode)  # exemplars, no learned model
+    piece = "anxious about my legs since this morning, they've gone numb and weak"
+    texts = safety.compared([piece])
+    assert safety.similar([piece], dict(zip(texts, chain.embedder.encode(texts))), piece)
+
+
 @pytest.mark.parametrize("raw, kept", [
     ("I had it done <2 days ago and now have a fever > 39C", "<2 days ago and now have a fever > 39C"),
     ("Who performs <b>kyphoplasty</b>?", "Who performs kyphoplasty?"),
