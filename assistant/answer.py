@@ -111,7 +111,9 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
     def select(self, result: PartResult, previous: str, limit: int,
                taken: list[tuple[str, int]] = (), recall: bool = False, more: bool = False) -> list[tuple[str, int]]:
         repeat = 1.0 / REPEAT_FACTOR if recall else REPEAT_FACTOR if more else 1.0
-        scored = [(p * (repeat if previous and c.text[1:] in previous else 1.0), c) for p, c in result.scored]
+        asked = {t.stem for t in result.part.asked_terms}
+        scored = [(p * (repeat if previous and c.text[1:] in previous and not (recall and asked and not asked & c.stems)
+                        else 1.0), c) for p, c in result.scored]  # "what did you say about X?": what was said about X
         scored.sort(key=lambda x: -x[0])
         best = scored[0][0]
         floor = (LIST_KEEP_RATIO if "advice" in result.part.types else KEEP_RATIO) * best

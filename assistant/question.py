@@ -81,6 +81,7 @@ _ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|t
 # "it", "this", "that" point at a thing, never at a person: told "my GP mentioned kyphoplasty… what is it?",
 # the patient asks about kyphoplasty, not about the GP
 _THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the procedure|the operation|the condition)\b", re.I)
+_CLITIC_HOSTS = frozenset({"what", "that", "who", "where", "when", "how", "there", "it", "he", "she"})  # take "'s"
 _SUBJECT_NOUNS = frozenset({"procedure", "procedures", "operation", "operations", "treatment", "surgery"})  # "the procedure"
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
 # "can I drive after?", "will it hurt afterwards?": a time word left without its event means the one
@@ -114,6 +115,12 @@ _HEDGES = re.compile(r"\b(actually|really|exactly|just|basically|honestly|even|e
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
+# asking to hear part of an answer again: the words that ask are not what is asked about
+# ("remind me what you said about the pain?", "could you repeat the part about nerve roots?")
+_RECALLING = re.compile(r"^\W*(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+                        r"(?:remind\s+me|repeat|go\s+back\s+(?:to|over)|go\s+over|say\s+again)(?:\s+(?:of|about))?"
+                        r"(?:\s+(?:what|the\s+(?:bit|part|thing)s?)(?:\s+(?:that\s+)?you\s+(?:said|mentioned|told\s+me|wrote))?"
+                        r"(?:\s+(?:about|on|regarding))?)?\b\s*", re.I)
 # a clause about what the assistant said, and a question that only asks what it meant
 _YOU_SAID = re.compile(r"\byou (said|mentioned|talked about|were talking about|were saying|wrote|listed|brought up|"
                        r"referred to|spoke about)\b", re.I)
@@ -254,7 +261,9 @@ class Analyzer:
             else:
                 parts.append(self.part(clauses[i], context, before))
         parts = parts[:MAX_PARTS]
-        return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled, previous,
+        # "remind me what you said about the pain?": about the last answer, not a question of its own
+        again = bool(previous) and any(_hears_again(clauses[i]) for i in asking[:MAX_PARTS])
+        return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled or again, previous,
                         recall=bool(previous and _RECALL.search(text)), more=bool(previous and _MORE.search(text)))
 
     def normalise(self, message: str) -> str:
@@ -268,7 +277,10 @@ class Analyzer:
         return self._idioms.sub(lambda m: self._plain[" ".join(m.group(0).lower().split())], text)
 
     def _expand(self, token: str) -> str:
-        return self.text_speak.get(token.lower(), token)
+        low = token.lower()
+        if low not in self.text_speak and low.endswith("s") and self.text_speak.get(low[:-1], "").lower() in _CLITIC_HOSTS:
+            return self.text_speak[low[:-1]] + "'s"  # "'s" typed onto a short form: "wots" -> "what's"
+        return self.text_speak.get(low, token)
 
     def _asking(self, clauses: list[str]) -> list[int]:
         """The clauses that ask something (failing any, the last one); the rest is story."""
@@ -290,7 +302,8 @@ class Analyzer:
         mentioned kyphoplasty" gives "kyphoplasty", not "GP"; "a crushed bone" gives "crushed"; and
         every word the story quotes, when "it"/"that" points at a thing); failing both, the corpus's
         own subject (one-document corpora)."""
-        core = _HOW_TO_SAY.sub("", _REQUEST.sub("", _FILLER_START.sub("", clause))).strip() or clause.strip()
+        core = _FILLER_START.sub("", clause)
+        core = _HOW_TO_SAY.sub("", _REQUEST.sub("", _RECALLING.sub("", core))).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
         own = [replace(t, generic=True) if t.specific and t.word in _SUBJECT_NOUNS
                and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]
@@ -455,6 +468,14 @@ def _fold(clauses: list[str], asking: list[int], previous: bool) -> list[str]:
             out[i] = f"{out[said].rstrip(' .,;')}, {out[i]}"
             out[said] = ""
     return [c for c in out if c]
+
+
+def _hears_again(clause: str) -> bool:
+    """Asks to hear part of an answer again, naming it without a question of its own: "could you repeat
+    the part about nerve roots?", not "remind me, can the cement leak out?"."""
+    core = _FILLER_START.sub("", clause)
+    rest = _RECALLING.sub("", core)
+    return rest != core and not _QUESTION_START.match(rest.lstrip(" ,;:-"))
 
 
 def _told(clauses: list[str], i: int) -> bool:

@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant.question import OTHER_ONES, QUESTION_FILLER
+from assistant.question import OTHER_ONES, QUESTION_FILLER, specificity
 from assistant.restate import WH_WORDS
 from assistant.text import content_words, stem
 
@@ -65,6 +65,11 @@ _ENUMERATION = re.compile(
 _NEIGHBOUR = re.compile(
     r"\b(?:the\s+)?(?:ones?|thing)\s+(?:you\s+(?:listed|mentioned|said|named)\s+)?"
     r"(before|after)\s+(?:them|those|that|it|that one|these|this one)\b", re.I)
+# an ellipsis naming another thing ("and for neurosurgeons?", "what about the cement?"): asks the same about it
+_INSTEAD = re.compile(r"^\W*(?:and|or|but|(?:and\s+)?(?:what|how)\s+about)(?:\s+(?:for|with))?\s+(?:the\s+|a\s+|an\s+)?"
+                      r"(?!(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|if|when|why|how|what|who|"
+                      r"where|which)\b)(?P<thing>[A-Za-z][\w'’-]*(?:\s+[\w'’-]+){0,3})\W*$", re.I)
+NAMED = 0.85  # a word at least this specific (``question.specificity``: rarer than Zipf 4) names a thing
 _CITATION = re.compile(r"\s*\[\d+\]")
 _ABBREVIATION = re.compile(r"\b(abbreviations?|acronyms?|initials)\b", re.I)
 _CHOICE = re.compile(r"\bwhich (of (them|these|those|the \w+)|ones?)\b|\bwho of them\b", re.I)
@@ -111,9 +116,12 @@ class HeuristicRewriter:
         items = lists[0] if lists else []
         if _NEIGHBOUR.search(question):  # "the ones before them": the latest list that holds what was last asked about
             items = next((found for found in lists if len(_items_about(found, last_question)) == 1), items)
-        if not items and exchanges[-1][2]:  # no list: "the first one you said" is the answer's first statement
-            items = [_gist(s) for s in re.split(r"(?<=[.!?])\s+", _CITATION.sub("", exchanges[-1][2])) if s.strip()]
-        text = resolve_list_references(question, items, last_question)
+        # no list, or one too short for the number asked ("the 3rd point you made" after "A or B"):
+        # "the first one you said" is the answer's first statement
+        statements = [_gist(s) for s in re.split(r"(?<=[.!?])\s+", _CITATION.sub("", exchanges[-1][2])) if s.strip()]
+        text = resolve_list_references(question, items or statements, last_question)
+        if text == question and items:
+            text = resolve_list_references(question, statements, last_question)
         if not refers_back(text) and text == question:
             return question, ""
         own = {stem(w) for w in content_words(text) if w not in QUESTION_FILLER}
@@ -129,6 +137,10 @@ class HeuristicRewriter:
             subject += [w for item in items for w in content_words(item)]
         if _ABBREVIATION.search(text):  # "what does that abbreviation stand for?": the ones just spelled out
             subject += re.findall(r"\(([A-Z]{2,6})\)", _CITATION.sub("", exchanges[-1][2]))
+        swap = _INSTEAD.match(text)
+        named = {stem(w) for w in content_words(swap.group("thing")) if specificity(w) >= NAMED} if swap else set()
+        if named:  # "and for neurosurgeons?" after "what training do orthopaedic surgeons have?": the same about them
+            subject = [w for w in subject if specificity(w) < NAMED or stem(w) in named]
         mine = {stem(w) for w in content_words(text)}
         context = " ".join(dict.fromkeys(w for w in subject if stem(w) not in mine))
         return text, context
@@ -237,7 +249,8 @@ def resolve_list_references(question: str, items: list[str], previous_question: 
 
     def ordinal(m: re.Match[str]) -> str:
         after = re.match(r"\s*([A-Za-z']+)", question[m.end():])
-        if after and after.group(1).lower() not in _AFTER_ORDINAL:
+        pronoun = re.search(r"\bones?$", m.group(0), re.I)  # "the first one a bit more": a reference whatever follows
+        if after and after.group(1).lower() not in _AFTER_ORDINAL and not pronoun:
             return m.group(0)  # "the first time", "the last week": not a list reference
         if m.group(2):
             index = _NUMBERS.get(m.group(2).lower())

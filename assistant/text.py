@@ -196,9 +196,14 @@ def common_typo(word: str) -> str | None:
     near = sorted(((z, w) for w, z in _common_words_near(word[0])
                    if z >= floor and abs(len(w) - len(word)) <= 1
                    and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1), reverse=True)
-    if not near or (len(near) > 1 and near[0][0] - near[1][0] < 1.0):
+    if not near:
+        return None
+    lead = stem(near[0][1])  # forms of one word ("usual", "usually" for "usualy") are not rivals
+    rivals = [z for z, w in near if stem(w) != lead]
+    if rivals and near[0][0] - rivals[0] < 1.0:
         return None  # "wich": "which" or "with"? Left alone unless one is ten times commoner
-    return near[0][1]
+    forms = [w for _, w in near if stem(w) == lead]
+    return next((w for w in forms if w[-1] == word[-1]), forms[0])  # "finaly" -> "finally", not "final"
 
 
 @lru_cache(maxsize=64)

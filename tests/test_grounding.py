@@ -43,6 +43,26 @@ def test_a_recall_word_does_not_spare_a_new_question_the_answerability_check(cha
     assert out["kind"] == "not_covered" and out["notes"] == ["say whether the cement can leak out"]
 
 
+@pytest.mark.parametrize("request_again, said", [
+    ("Can you remind me what you said about the height loss?", "loss of vertebral height"),
+    ("could you go back over the part about osteoporosis please", "osteoporosis"),
+])
+def test_asking_to_hear_part_of_an_answer_again_is_answered_from_it(chain, request_again, said):
+    first = "What does a compression fracture do, and what causes it?"
+    history = [("user", first), ("assistant", ask(chain, first)["answer"])]
+    assert said in history[1][1]  # the earlier answer said it
+    out = ask(chain, request_again, history)
+    assert out["kind"] == "answer" and said in out["citations"][0]["quotes"][0]["text"], out["answer"]
+
+
+def test_what_was_said_about_a_word_comes_before_the_rest_of_the_last_answer(chain):
+    history = []
+    for turn in ("What do orthopaedic spine surgeons do?", "And neurosurgeons?"):
+        history += [("user", turn), ("assistant", ask(chain, turn, history)["answer"])]
+    out = ask(chain, "sorry, what did you say about spinal alignment?", history)
+    assert "alignment" in out["citations"][0]["quotes"][0]["text"], out["answer"]
+
+
 def test_a_named_thing_the_corpus_has_is_not_absent(chain):
     part = chain.analyzer.analyse("what does osteoporosis do to bones?").parts[0]
     assert chain.grounder.absent(part) == ()

@@ -192,6 +192,12 @@ def test_text_speak_and_typos_are_normalised(analyse):
     assert analyse("wot is kyfoplasty").text == "what is kyphoplasty"
 
 
+def test_an_s_typed_onto_a_short_form_is_its_clitic(analyse):
+    assert analyse("wats VCF mean").text == "what's VCF mean"  # listed
+    assert analyse("wots the cement for").text == "what's the cement for"  # "wot" + "s"
+    assert analyse("the drs are kind").text == "the doctors are kind"  # a listed plural stays a plural
+
+
 def test_idioms_are_read_in_their_plain_meaning(analyse):
     q = analyse("I'm Scared  Stiff about the operation. Who does it?")
     assert "stiff" not in q.text.lower() and "very scared" in q.text

@@ -22,6 +22,7 @@ def test_an_enumeration_in_an_answer_becomes_a_list():
     ("what about the other two?", "what about Orthopedic Spine Surgeons and Neurosurgeons?"),
     ("can you explain the last bit in simpler words?", "can you explain Neurosurgeons in simpler words?"),
     ("the first time I had it", "the first time I had it"),  # not a list reference
+    ("could you go into the second one a little?", "could you go into Orthopedic Spine Surgeons a little?"),
 ])
 def test_list_references(question, resolved):
     assert resolve_list_references(question, ITEMS, "tell me about Interventional Radiologists") == resolved
@@ -63,3 +64,27 @@ def test_a_self_contained_question_carries_nothing():
                                               ("What is kyphosis?", False)])
 def test_follow_up_detection(question, follow):
     assert is_follow_up(question) is follow
+
+
+def test_a_number_past_the_end_of_a_short_list_points_at_the_answer_s_statements():
+    answer = ("Ask whether they have fellowship experience or specialized certifications. [1] They should discuss "
+              "success rates. [1] The procedure is performed in a hospital or specialized outpatient center. [1]")
+    history = [("user", "What should I ask?"), ("assistant", answer)]
+    r = HeuristicRewriter().resolve("what about the third thing you said?", history)
+    assert "hospital" in r.text or "outpatient" in r.text, r.text
+
+
+@pytest.mark.parametrize("question, kept, dropped", [
+    ("and for neurosurgeons?", "training", "orthopaedic"),
+    ("what about the cement?", "made", "needle"),
+])
+def test_an_ellipsis_naming_another_thing_asks_the_same_about_it(question, kept, dropped):
+    earlier = {"training": "What training do orthopaedic spine surgeons have?", "made": "What is the needle made of?"}[kept]
+    r = HeuristicRewriter().resolve(question, [("user", earlier), ("assistant", "...")])
+    assert kept in r.context and dropped not in r.context, r.context
+
+
+def test_an_ellipsis_without_a_named_thing_keeps_the_whole_subject():
+    r = HeuristicRewriter().resolve("and in older people?", [("user", "What causes compression fractures?"),
+                                                             ("assistant", "...")])
+    assert "compression" in r.context

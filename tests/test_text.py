@@ -2,7 +2,7 @@
 
 import pytest
 
-from assistant.text import DERIVED, Speller, related, stem, zipf
+from assistant.text import DERIVED, Speller, common_typo, related, stem, zipf
 
 
 @pytest.mark.parametrize("a, b", [("treatments", "treat"), ("certificates", "certifications"), ("centre", "center"),
@@ -59,3 +59,12 @@ def test_contractions_are_words_not_typos(text):
 def test_a_possessive_is_corrected_as_its_word():
     assert Speller(VOCAB).correct("the nuerosurgeons' room, the kyphoplasy's cost") == \
         "the neurosurgeons' room, the kyphoplasty's cost"
+
+
+@pytest.mark.parametrize("typo, word", [("usualy", "usually"), ("finaly", "finally"), ("actualy", "actually")])
+def test_forms_of_one_word_are_not_rival_corrections(typo, word):
+    assert common_typo(typo) == word  # "usual"/"usually" are one word's forms, not an ambiguity
+
+
+def test_rival_words_still_leave_a_typo_alone():
+    assert common_typo("wich") is None  # "which" or "with"?
