@@ -38,6 +38,7 @@ from assistant.index import Index
 from assistant.question import Question
 from assistant.ranker import Candidate
 from assistant.retrieve import Passage
+from assistant.text import content_words, stem
 
 KEEP_RATIO = 0.75  # further sentences must score at least this share of the best one
 LIST_KEEP_RATIO = 0.5  # "what should I ask?" wants the whole list: more of the section's sentences qualify
@@ -100,7 +101,7 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         for result in answered:
             limit = self._limit(result, len(answered))
             chosen += self.select(result, question.previous, limit, taken=chosen, recall=question.recall,
-                                  more=question.more)
+                                  more=question.more, listed=question.listed)
         return [self.quote(self.index.chunk(cid), n) for cid, n in chosen]
 
     def _limit(self, result: PartResult, parts: int) -> int:
@@ -109,11 +110,21 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         return limit if parts == 1 else max(2, min(limit, self.max_sentences // parts + 1))
 
     def select(self, result: PartResult, previous: str, limit: int,
-               taken: list[tuple[str, int]] = (), recall: bool = False, more: bool = False) -> list[tuple[str, int]]:
+               taken: list[tuple[str, int]] = (), recall: bool = False, more: bool = False,
+               listed: tuple[str, ...] = ()) -> list[tuple[str, int]]:
         repeat = 1.0 / REPEAT_FACTOR if recall else REPEAT_FACTOR if more else 1.0
         asked = {t.stem for t in result.part.asked_terms}
-        scored = [(p * (repeat if previous and c.text[1:] in previous and not (recall and asked and not asked & c.stems)
-                        else 1.0), c) for p, c in result.scored]  # "what did you say about X?": what was said about X
+
+        named = {stem(w) for item in listed for w in content_words(item)}
+
+        def weight(c: Candidate) -> float:
+            if listed and sum(item.lower() in c.text.lower() for item in listed) >= 2 and not (asked - named) & c.stems:
+                return REPEAT_FACTOR  # "the second one": the sentence listing them all says nothing more about it
+            if previous and c.text[1:] in previous and not (recall and asked and not asked & c.stems):
+                return repeat  # "what did you say about X?": what was said about X, not the rest
+            return 1.0
+
+        scored = [(p * weight(c), c) for p, c in result.scored]
         scored.sort(key=lambda x: -x[0])
         best = scored[0][0]
         floor = (LIST_KEEP_RATIO if "advice" in result.part.types else KEEP_RATIO) * best

@@ -426,7 +426,7 @@ class AssistantChain(Runnable[Any, dict]):
             return self.rewriter.resolve(text, turns)
 
         resolution = RunnableLambda(resolve, name="rewriter").invoke(message, config)
-        return analyzer.analyse(resolution.text, resolution.context, previous=said)
+        return analyzer.analyse(resolution.text, resolution.context, previous=said, listed=resolution.listed)
 
     def _search_texts(self, question: Question, parts: IndexParts | None = None) -> list[str]:
         """What ``search`` embeds: each part as searched, and without the corpus's topic words."""

@@ -205,6 +205,7 @@ class Question:
     previous: str = ""  # the assistant's previous answer
     recall: bool = False  # the patient asks to hear part of it again ("what was that about X?"): repeats score more
     more: bool = False  # the patient asks for more ("tell me more", "what else?"): repeats score less
+    listed: tuple[str, ...] = ()  # the earlier list the message picked an item from: a sentence naming them all is no answer
     meta: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -240,9 +241,10 @@ class Analyzer:
         self.default_context = default_context  # what "it" means in a first message (a one-document corpus's title)
 
     # -- the whole message ---------------------------------------------------------------------
-    def analyse(self, message: str, context: str = "", previous: str = "") -> Question:
+    def analyse(self, message: str, context: str = "", previous: str = "", listed: tuple[str, ...] = ()) -> Question:
         """``context``: what the conversation was about (from the rewriter), carried into parts that
-        refer back; ``previous``: the assistant's previous answer."""
+        refer back; ``previous``: the assistant's previous answer; ``listed``: the list of an earlier answer
+        that the message picked an item from ("the second one")."""
         text = self.plain(self.normalise(message))
         clauses = _rejoin([c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text])
         asking = self._asking(clauses)
@@ -264,7 +266,8 @@ class Analyzer:
         # "remind me what you said about the pain?": about the last answer, not a question of its own
         again = bool(previous) and any(_hears_again(clauses[i]) for i in asking[:MAX_PARTS])
         return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled or again, previous,
-                        recall=bool(previous and _RECALL.search(text)), more=bool(previous and _MORE.search(text)))
+                        recall=bool(previous and _RECALL.search(text)), more=bool(previous and _MORE.search(text)),
+                        listed=listed)
 
     def normalise(self, message: str) -> str:
         expanded = re.sub(r"[A-Za-z0-9']+", lambda m: self._expand(m.group(0)), message)

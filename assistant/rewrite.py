@@ -79,6 +79,7 @@ _CHOICE = re.compile(r"\bwhich (of (them|these|those|the \w+)|ones?)\b|\bwho of 
 class Resolution:
     text: str  # the question, list references replaced
     context: str = ""  # the earlier subject it refers back to
+    listed: tuple[str, ...] = ()  # the list an item was picked from ("the second one"): what was already said
 
 
 class QueryRewriter(Protocol):
@@ -98,19 +99,20 @@ class HeuristicRewriter:
         for role, text in history:
             if role == "user":
                 if pending is not None:
-                    exchanges.append(self._resolve_one(pending, exchanges) + ("",))
+                    exchanges.append(self._resolve_one(pending, exchanges)[:2] + ("",))
                 pending = text
             elif role == "assistant" and pending is not None:
-                exchanges.append(self._resolve_one(pending, exchanges) + (text,))
+                exchanges.append(self._resolve_one(pending, exchanges)[:2] + (text,))
                 pending = None
         if pending is not None:
-            exchanges.append(self._resolve_one(pending, exchanges) + ("",))
-        text, context = self._resolve_one(question, exchanges)
-        return Resolution(text, context)
+            exchanges.append(self._resolve_one(pending, exchanges)[:2] + ("",))
+        text, context, listed = self._resolve_one(question, exchanges)
+        return Resolution(text, context, listed)
 
-    def _resolve_one(self, question: str, exchanges: list[tuple[str, str, str]]) -> tuple[str, str]:
+    def _resolve_one(self, question: str, exchanges: list[tuple[str, str, str]]) -> tuple[str, str, tuple[str, ...]]:
+        """(the question with list references resolved, the subject it refers back to, the list it picked from)."""
         if not exchanges:
-            return question, ""
+            return question, "", ()
         last_question = exchanges[-1][0]
         lists = [found for _, _, answer in reversed(exchanges) if (found := list_items(answer))]
         items = lists[0] if lists else []
@@ -120,10 +122,11 @@ class HeuristicRewriter:
         # "the first one you said" is the answer's first statement
         statements = [_gist(s) for s in re.split(r"(?<=[.!?])\s+", _CITATION.sub("", exchanges[-1][2])) if s.strip()]
         text = resolve_list_references(question, items or statements, last_question)
+        listed = tuple(items) if items and text != question else ()
         if text == question and items:
             text = resolve_list_references(question, statements, last_question)
         if not refers_back(text) and text == question:
-            return question, ""
+            return question, "", ()
         own = {stem(w) for w in content_words(text) if w not in QUESTION_FILLER}
         best, best_score = len(exchanges) - 1, 0.0
         for i, (q, ctx, answer) in enumerate(exchanges):
@@ -143,7 +146,7 @@ class HeuristicRewriter:
             subject = [w for w in subject if specificity(w) < NAMED or stem(w) in named]
         mine = {stem(w) for w in content_words(text)}
         context = " ".join(dict.fromkeys(w for w in subject if stem(w) not in mine))
-        return text, context
+        return text, context, listed
 
 
 class ModelRewriter:

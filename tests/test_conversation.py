@@ -77,6 +77,15 @@ CONVERSATIONS = [
 ]
 
 
+def test_an_item_picked_from_a_list_is_not_answered_with_the_list_again(chain):
+    history = []
+    for turn in ("What kind of doctors do this procedure?", "the second type you said - what's their job?"):
+        out = ask(chain, turn, history)
+        history += [("user", turn), ("assistant", out["answer"])]
+    first = out["citations"][0]["quotes"][0]["text"]
+    assert first.startswith("Orthopedic Spine Surgeons") and "three types" not in first, out["answer"]
+
+
 @pytest.mark.parametrize("turns, expected, section", CONVERSATIONS)
 def test_follow_ups_use_the_conversation(chain, turns, expected, section):
     history = []
