@@ -181,7 +181,7 @@ class Grounder:
     def evidence(self, result: PartResult) -> Evidence:
         """What the answerability model reads about a scored part (``answerability.evidence``)."""
         part = result.part
-        lacking = [(t.word, t.weight) for t in part.terms if not t.carried and t.weight >= WEIGHTY
+        lacking = [(t.word, t.weight) for t in part.terms if not t.carried and not t.kind and t.weight >= WEIGHTY
                    and not self.in_corpus(t) and unmatched(t.word, self.corpus_stems, self.corpus_roots)]
         return evidence(part, self.without_topic(part.search), result.vector, result.scored[0][1].vector,
                         result.best, result.words_found, lacking, self.embed)

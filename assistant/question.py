@@ -129,7 +129,7 @@ _BARE_RECALL = re.compile(r"^\W*(?:(?:sorry|so|and|but|ok|okay|um|erm)\W+)*"
                           r"|what(?:['’]s|\s+is|\s+was)\s+that(?:\s+about)?|meaning what|how so"
                           r"|what\s+does\s+(?:that|it)\s+mean|can\s+you\s+explain(?:\s+that)?)"
                           r"(?:\s+(?:exactly|again|please))*\W*$", re.I)
-OTHER_ONES = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:any|what|which|some)\s+others?\b", re.I)
+OTHER_ONES = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:(?:any|what|which|some)\s+)?others?\b", re.I)
 _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
                    r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(
@@ -155,6 +155,7 @@ class Term:
     alternatives: frozenset[str] = frozenset()  # stems of clinical words for a lay word ("cut" -> "incis")
     story: bool = False  # carried from the story told in the same message ("...vertebroplasty. What's the difference?")
     generic: bool = False  # a named thing that only points at the subject: "the procedure"
+    kind: bool = False  # names the kind of answer asked ("symptoms" in "what are the symptoms of X?"), not a thing
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class Part:
         subject ("...on alendronate. Will he stop it before the procedure?") is not naming its own."""
         own = tuple(t for t in self.terms if t.specific and not t.carried)
         if own and not all(t.generic for t in own):
-            return own
+            return tuple(t for t in own if not t.kind)  # "what symptoms ...?" names the kind of answer, no thing
         return own + tuple(t for t in self.terms if t.specific and t.story)
 
 
@@ -224,6 +225,8 @@ class Analyzer:
         data = prompts.data("question_types.yaml", ("types", "needs"))
         self.types = {name: re.compile(t["question"], re.I) for name, t in data["types"].items()}
         self.people = re.compile(data["types"]["who"]["answer"], re.I)  # the words that answer "who?": persons
+        # the words a source's headings name each kind of answer with ("Symptoms", "Causes", "Treatment")
+        self.kinds = {name: re.compile(t["heading"], re.I) for name, t in data["types"].items() if t.get("heading")}
         self.needs = {name: re.compile(n["question"], re.I) for name, n in data["needs"].items()}
         self.need_unless = {name: re.compile(n["unless"], re.I) for name, n in data["needs"].items() if n.get("unless")}
         self.need_ignore = {name: re.compile(n["ignore"], re.I) for name, n in data["needs"].items() if n.get("ignore")}
@@ -310,6 +313,9 @@ class Analyzer:
         own, expansion = self.with_glossary(core, self.terms(core, clause))
         own = [replace(t, generic=True) if t.specific and t.word in _SUBJECT_NOUNS
                and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]
+        # the word that names the kind of answer ("what are the symptoms of ...?") is no thing the corpus must name
+        kinds = [self.kinds[name] for name in self.types_of(core) if name in self.kinds]
+        own = [replace(t, kind=True) if any(rx.fullmatch(t.word) for rx in kinds) else t for t in own]
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
         bare = bool(_BARE_COMPARISON.match(core))

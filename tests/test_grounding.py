@@ -144,3 +144,17 @@ def test_the_other_two_are_each_described(chain):
 def test_a_story_about_the_corpus_subject_makes_the_message_on_topic(chain, message, kind):
     """Declined as not covered, with its need named, rather than as off-topic."""
     assert chain.invoke(message)["kind"] == kind
+
+
+def test_the_word_naming_the_kind_of_answer_is_not_a_missing_thing(chain):
+    out = ask(chain, "What are the symptoms of a vertebral compression fracture?")
+    assert out["kind"] == "answer" and "back pain" in out["answer"], out["answer"]
+    out = ask(chain, "Can I still have MRI scans afterwards?")  # a test's name is a thing the guide must mention
+    assert out["kind"] == "not_covered" and out["notes"] == ["mention MRI"]
+
+
+def test_other_x_is_a_follow_up_on_the_conversation_s_subject(chain):
+    first = "What kind of pain does a compression fracture cause?"
+    history = [("user", first), ("assistant", ask(chain, first)["answer"])]
+    out = ask(chain, "other symptoms?", history)
+    assert out["kind"] == "answer" and "height" in out["answer"], out["answer"]
