@@ -176,9 +176,9 @@ class Speller:
         best, best_d = None, limit + 1
         for initial in {token[0], *(_SOUND_ALIKE.get(token[0], ""))}:
             for w in self._by_initial.get(initial, ()):
-                if abs(len(w) - len(token)) > limit:
-                    continue
-                for form in _forms(w):  # "surgen" is one letter from "surgeon", two from "surgeons"
+                for form in _forms(w):  # "surgen" is one letter from "surgeon"; "colapsing" from "collapsing"
+                    if abs(len(form) - len(token)) > limit:
+                        continue
                     d = DamerauLevenshtein.distance(token, form, score_cutoff=limit)
                     if d < best_d or (d == best_d and best is not None and zipf(form) > zipf(best)):
                         best, best_d = form, d
@@ -212,11 +212,18 @@ def _common_words_near(letter: str) -> tuple[tuple[str, float], ...]:
     return tuple((w, zipf(w)) for ws in _common_words().values() for w in ws if w[0] == letter or w[1:2] == letter)
 
 
+@lru_cache(maxsize=8192)
 def _forms(word: str) -> tuple[str, ...]:
-    """A corpus word and, for a plural, its singular: both are spellings a typo may be aiming at."""
+    """A corpus word, its singular for a plural, and the other inflections of its dictionary forms
+    ("collapses": "collapse", "collapsing", "collapsed"): all are spellings a typo may be aiming at."""
+    from lemminflect import getAllInflections, getAllLemmas
+
+    forms = [word]
     if len(word) > 4 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return (word, word[:-1])
-    return (word,)
+        forms.append(word[:-1])
+    for lemma in {f for found in getAllLemmas(word).values() for f in found}:
+        forms += [f for found in getAllInflections(lemma).values() for f in found]
+    return tuple(dict.fromkeys(forms))
 
 
 @lru_cache(maxsize=8192)

@@ -23,6 +23,10 @@ def test_an_enumeration_in_an_answer_becomes_a_list():
     ("can you explain the last bit in simpler words?", "can you explain Neurosurgeons in simpler words?"),
     ("the first time I had it", "the first time I had it"),  # not a list reference
     ("could you go into the second one a little?", "could you go into Orthopedic Spine Surgeons a little?"),
+    ("that last kind of doctor, are they surgeons?", "Neurosurgeons, are they surgeons?"),
+    ("and no. 2?", "and Orthopedic Spine Surgeons?"),
+    ("what does #1 do", "what does Interventional Radiologists do"),
+    ("this last week was hard", "this last week was hard"),  # not a list reference
 ])
 def test_list_references(question, resolved):
     assert resolve_list_references(question, ITEMS, "tell me about Interventional Radiologists") == resolved

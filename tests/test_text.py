@@ -68,3 +68,9 @@ def test_forms_of_one_word_are_not_rival_corrections(typo, word):
 
 def test_rival_words_still_leave_a_typo_alone():
     assert common_typo("wich") is None  # "which" or "with"?
+
+
+def test_a_typo_of_another_inflection_of_a_corpus_word_is_corrected():
+    speller = Speller(["collapses", "surgeons"])
+    assert speller.correct_word("colapsing") == "collapsing"  # "collapses" is in the corpus, "collapsing" is not
+    assert speller.correct_word("surgen") == "surgeon"
