@@ -26,7 +26,7 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 
-from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_verb, restate
+from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_noun, can_be_verb, restate
 from assistant.text import (
     EVERYDAY_ZIPF,
     STOPWORDS,
@@ -82,6 +82,7 @@ _ANAPHOR = re.compile(r"\b(it|its|it's|they|them|their|theirs|those|these|this|t
 # the patient asks about kyphoplasty, not about the GP
 _THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the procedure|the operation|the condition)\b", re.I)
 _CLITIC_HOSTS = frozenset({"what", "that", "who", "where", "when", "how", "there", "it", "he", "she"})  # take "'s"
+_AGENT_NOUN = re.compile(r"^[a-z]{4,}(?:ists?|icians?)$", re.I)  # "oncologist", "physician", "dietician": a person
 _SUBJECT_NOUNS = frozenset({"procedure", "procedures", "operation", "operations", "treatment", "surgery"})  # "the procedure"
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
 # "can I drive after?", "will it hurt afterwards?": a time word left without its event means the one
@@ -346,8 +347,11 @@ class Analyzer:
                     if names_only and to_a_thing and self.people.search(t.word):
                         continue  # the people of the story are not what "it" is
                     seen.add(t.stem)
-                    carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, t.specific and t.word not in people,
-                                        True, t.alternatives,
+                    # never required of the corpus: the story's people ("Dr Osei", "her oncologist") and a word
+                    # that only says which kind of a corpus thing it is ("breast" in "breast cancer")
+                    required = t.specific and not (names_only and (t.word in people or _AGENT_NOUN.match(t.word)
+                                                                   or self._modifies(t.word, text)))
+                    carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, required, True, t.alternatives,
                                         story=names_only))
             if to_a_thing:  # "the doctor said it's done 'through the skin'. What does that mean?"
                 for t in self.terms(" ".join(_QUOTED.findall(story))):
@@ -357,6 +361,12 @@ class Analyzer:
         search = " ".join([core, *expansion, *(t.word for t in carried)])
         return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried),
                     elliptic=bool(_DANGLING.search(core)))
+
+    def _modifies(self, word: str, text: str) -> bool:
+        """The word only says which kind of a thing the corpus names ("breast" in "she had breast cancer"
+        when the source speaks of cancer): what the source says of the thing applies, so it is not required."""
+        head = re.search(rf"\b{re.escape(word)}\s+([a-z]+)\b", text, re.I)
+        return bool(head) and stem(head.group(1).lower()) in self.corpus_stems and can_be_noun(head.group(1).lower())
 
     def _options(self, story: str, named: set[str]) -> set[str]:
         """The words of the story offered as alternatives ("X or a Y", "X vs Y", "X and Y") of which

@@ -158,3 +158,13 @@ def test_other_x_is_a_follow_up_on_the_conversation_s_subject(chain):
     history = [("user", first), ("assistant", ask(chain, first)["answer"])]
     out = ask(chain, "other symptoms?", history)
     assert out["kind"] == "answer" and "height" in out["answer"], out["answer"]
+
+
+def test_a_story_word_naming_the_kind_of_a_thing_the_guide_covers_is_not_required(chain):
+    first = "What can cause a spinal compression fracture?"
+    history = [("user", first), ("assistant", ask(chain, first)["answer"])]
+    out = ask(chain, "My uncle had kidney cancer and his urologist thinks it has reached his spine. "
+                     "Could that be the reason for his?", history)
+    assert out["kind"] == "answer" and "tumors that have spread" in out["answer"], out["answer"]
+    out = ask(chain, "My dad takes warfarin. Can he have it done?", history)  # a drug is still a named thing
+    assert out["kind"] == "not_covered" and out["notes"] == ["mention warfarin"]
