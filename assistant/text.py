@@ -198,6 +198,9 @@ def common_typo(word: str) -> str | None:
                    and DamerauLevenshtein.distance(word, w, score_cutoff=1) <= 1), reverse=True)
     if not near:
         return None
+    swaps = [w for _, w in near if sorted(w) == sorted(word)]
+    if len(swaps) == 1:
+        return swaps[0]  # two letters swapped, the commonest slip, keeps every letter typed: "thye" is "they", not "the"
     lead = stem(near[0][1])  # forms of one word ("usual", "usually" for "usualy") are not rivals
     rivals = [z for z, w in near if stem(w) != lead]
     if rivals and near[0][0] - rivals[0] < 1.0:

@@ -74,3 +74,8 @@ def test_a_typo_of_another_inflection_of_a_corpus_word_is_corrected():
     speller = Speller(["collapses", "surgeons"])
     assert speller.correct_word("colapsing") == "collapsing"  # "collapses" is in the corpus, "collapsing" is not
     assert speller.correct_word("surgen") == "surgeon"
+
+
+@pytest.mark.parametrize("typo, word", [("thye", "they"), ("waht", "what"), ("freind", "friend")])
+def test_two_swapped_letters_beat_a_commoner_word_one_letter_away(typo, word):
+    assert common_typo(typo) == word  # "thye": "the" is commoner, but "they" keeps every letter typed
