@@ -140,6 +140,10 @@ class HeuristicRewriter:
             subject += [w for item in items for w in content_words(item)]
         if _ABBREVIATION.search(text):  # "what does that abbreviation stand for?": the ones just spelled out
             subject += re.findall(r"\(([A-Z]{2,6})\)", _CITATION.sub("", exchanges[-1][2]))
+        about = _items_about(items, text)
+        if len(about) == 1:  # "you mentioned the orthopaedic surgeons - ...": the other items are not asked about
+            others = {stem(w) for i, item in enumerate(items) if i != about[0] for w in content_words(item)}
+            subject = [w for w in subject if stem(w) not in others]
         swap = _INSTEAD.match(text)
         named = {stem(w) for w in content_words(swap.group("thing")) if specificity(w) >= NAMED} if swap else set()
         if named:  # "and for neurosurgeons?" after "what training do orthopaedic surgeons have?": the same about them

@@ -92,3 +92,10 @@ def test_an_ellipsis_without_a_named_thing_keeps_the_whole_subject():
     r = HeuristicRewriter().resolve("and in older people?", [("user", "What causes compression fractures?"),
                                                              ("assistant", "...")])
     assert "compression" in r.context
+
+
+def test_naming_one_item_of_a_list_leaves_the_others_out_of_the_context():
+    history = [("user", "Which specialists do kyphoplasty?"), ("assistant", WHO),
+               ("user", "which of them is the best?"), ("assistant", "...")]
+    r = HeuristicRewriter().resolve("you said something about the neurosurgeons, what was it?", history)
+    assert "radiologists" not in r.context.lower() and "orthopedic" not in r.context.lower(), r.context
