@@ -114,7 +114,6 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
                listed: tuple[str, ...] = ()) -> list[tuple[str, int]]:
         repeat = 1.0 / REPEAT_FACTOR if recall else REPEAT_FACTOR if more else 1.0
         asked = {t.stem for t in result.part.asked_terms}
-
         named = {stem(w) for item in listed for w in content_words(item)}
 
         def weight(c: Candidate) -> float:
