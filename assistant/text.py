@@ -176,6 +176,8 @@ class Speller:
         best, best_d = None, limit + 1
         for initial in {token[0], *(_SOUND_ALIKE.get(token[0], ""))}:
             for w in self._by_initial.get(initial, ()):
+                if abs(len(w) - len(token)) > limit + INFLECTION_SPAN:
+                    continue
                 for form in _forms(w):  # "surgen" is one letter from "surgeon"; "colapsing" from "collapsing"
                     if abs(len(form) - len(token)) > limit:
                         continue
@@ -268,5 +270,6 @@ def _edits(a: str, b: str) -> int:
     return int(DamerauLevenshtein.distance(a, b))
 
 
+INFLECTION_SPAN = 3  # an inflection is at most this many letters longer or shorter than its word ("collapse"/"collapsing")
 # First letters that patients swap when spelling by ear ("kyfoplasty", "newrosurgeon" keep theirs; "flem").
 _SOUND_ALIKE = {"c": "k", "k": "c", "f": "p", "p": "f"}
