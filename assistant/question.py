@@ -315,7 +315,8 @@ class Analyzer:
         own = [replace(t, generic=True) if t.specific and t.word in _SUBJECT_NOUNS
                and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]
         # the word that names the kind of answer ("what are the symptoms of ...?") is no thing the corpus must name
-        kinds = [self.kinds[name] for name in self.types_of(core) if name in self.kinds]
+        types = self.types_of(core)
+        kinds = [self.kinds[name] for name in types if name in self.kinds]
         own = [replace(t, kind=True) if any(rx.fullmatch(t.word) for rx in kinds) else t for t in own]
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
@@ -359,7 +360,7 @@ class Analyzer:
                         seen.add(t.stem)
                         carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, False, True, t.alternatives))
         search = " ".join([core, *expansion, *(t.word for t in carried)])
-        return Part(core, search, self.types_of(core), self.needs_of(core), tuple(own + carried),
+        return Part(core, search, types, self.needs_of(core), tuple(own + carried),
                     elliptic=bool(_DANGLING.search(core)))
 
     def _modifies(self, word: str, text: str) -> bool:

@@ -49,6 +49,7 @@ EVERYDAY_ZIPF = 4.5  # words at least this common in English are everyday words,
 UNKNOWN_ZIPF = 1.0  # below this, wordfreq has (almost) never seen the word: a typo or a rare name
 COMMON_WORDS = 12000  # how many of the commonest English words a rare word may be a typo of
 COMMON_TYPO_GAP = 2.5  # a known word one edit from a corpus word 10**2.5 times commoner is a common typo ("symtoms")
+INFLECTION_SPAN = 3  # an inflection is at most this many letters longer or shorter than its word ("collapse"/"collapsing")
 
 # British -> American spellings, applied before stemming (medical words mostly).
 _SPELLING = ((re.compile(r"^(an|h|orthop|p|gyn|encyclop|leuk|septic|diarrh|oed|oes|ortho)ae"), r"\1e"),
@@ -270,6 +271,5 @@ def _edits(a: str, b: str) -> int:
     return int(DamerauLevenshtein.distance(a, b))
 
 
-INFLECTION_SPAN = 3  # an inflection is at most this many letters longer or shorter than its word ("collapse"/"collapsing")
 # First letters that patients swap when spelling by ear ("kyfoplasty", "newrosurgeon" keep theirs; "flem").
 _SOUND_ALIKE = {"c": "k", "k": "c", "f": "p", "p": "f"}
