@@ -118,8 +118,10 @@ _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentio
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
 # asking to hear part of an answer again: the words that ask are not what is asked about
 # ("remind me what you said about the pain?", "could you repeat the part about nerve roots?")
+# "repeat", "go over" ask again only with what they ask for: "Repeat fractures: are they common?" is no request
 _RECALLING = re.compile(r"^\W*(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
-                        r"(?:remind\s+me|repeat|go\s+back\s+(?:to|over)|go\s+over|say\s+again)(?:\s+(?:of|about))?"
+                        r"(?:remind\s+me(?:\s+(?:of|about))?|(?:repeat|go\s+back\s+(?:to|over)|go\s+over|say\s+again)"
+                        r"(?=\s+(?:what|the\s+(?:bit|part|thing)s?|that|it|this)\b))"
                         r"(?:\s+(?:what|the\s+(?:bit|part|thing)s?)(?:\s+(?:that\s+)?you\s+(?:said|mentioned|told\s+me|wrote))?"
                         r"(?:\s+(?:about|on|regarding))?)?\b\s*", re.I)
 # a clause about what the assistant said, and a question that only asks what it meant

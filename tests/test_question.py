@@ -318,3 +318,8 @@ def test_a_short_start_of_many_words_is_not_a_clipping(chain):
                                            ("and the other one?", False)])
 def test_asking_for_others_asks_for_more(analyse, message, more):
     assert analyse(message, context="causes", previous="The most frequent cause is osteoporosis.").more is more
+
+
+def test_repeat_as_a_word_of_the_question_is_kept(analyse):
+    assert analyse("Repeat fractures: are they common after kyphoplasty?").parts[0].text.startswith("Repeat fractures")
+    assert analyse("could you repeat the part about nerve roots please?").parts[0].text.startswith("nerve roots")
