@@ -132,7 +132,8 @@ _BARE_RECALL = re.compile(r"^\W*(?:(?:sorry|so|and|but|ok|okay|um|erm)\W+)*"
                           r"|what(?:['’]s|\s+is|\s+was)\s+that(?:\s+about)?|meaning what|how so"
                           r"|what\s+does\s+(?:that|it)\s+mean|can\s+you\s+explain(?:\s+that)?)"
                           r"(?:\s+(?:exactly|again|please))*\W*$", re.I)
-OTHER_ONES = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:(?:any|what|which|some)\s+)?others?\b", re.I)
+OTHER_ONES = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:(?:any|what|which|some)\s+)?others?\b"
+                        r"(?!\s+than\b)", re.I)  # "other symptoms?", not "other than that, ..."
 _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
                    r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(

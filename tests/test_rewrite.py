@@ -65,7 +65,8 @@ def test_a_self_contained_question_carries_nothing():
 
 @pytest.mark.parametrize("question, follow", [("what causes it?", True), ("and the cost?", True),
                                               ("is that why she's lost height?", True), ("the second one?", True),
-                                              ("What is kyphosis?", False)])
+                                              ("What is kyphosis?", False), ("other symptoms?", True),
+                                              ("Other than osteoporosis, what causes a spinal fracture?", False)])
 def test_follow_up_detection(question, follow):
     assert is_follow_up(question) is follow
 
