@@ -30,9 +30,12 @@ part without its figures), ``not_covered`` (on the corpus's subject, not answere
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -121,6 +124,14 @@ class Grounder:
         self._candidates: dict[str, list[Candidate]] = {}
 
     # -- evidence ----------------------------------------------------------------------------------
+    @cached_property
+    def rarity(self) -> dict[str, float]:
+        """Each corpus stem's inverse sentence frequency, 0..1 (1: in one sentence; 0: in all). A word in
+        most sentences of the guide ("fracture") says little about which of them answers."""
+        df = Counter(s for stems in self.index.sentence_stems.values() for s in stems)
+        n = len(self.index.sentence_stems) + 1
+        return {s: math.log(n / k) / math.log(n) for s, k in df.items()}
+
     def candidates(self, passages: list[Passage]) -> list[Candidate]:
         out: list[Candidate] = []
         for p in passages:
@@ -247,10 +258,12 @@ class Grounder:
 
 def need_shares(grounder: Grounder, part: Part, candidates: list[Candidate]) -> np.ndarray:
     """Each candidate's share of the words the patient asked about: their own words when they used
-    any beyond the corpus's topic, else the words carried from earlier; topic words never count."""
+    any beyond the corpus's topic, else the words carried from earlier; topic words never count, and
+    each word counts by how few of the corpus's sentences hold it (``Grounder.rarity``)."""
     topic = grounder.topic_stems
     asked = part.asked_terms if any(t.stem not in topic for t in part.asked_terms) else part.terms
-    terms = term_weights(replace(part, terms=asked), topic, topic=0.0)
+    terms = [(s, w * grounder.rarity.get(s, 1.0), specific, alt)
+             for s, w, specific, alt in term_weights(replace(part, terms=asked), topic, topic=0.0)]
     return np.array([match_share(terms, c.stems) for c in candidates])
 
 

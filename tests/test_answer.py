@@ -76,3 +76,12 @@ def test_a_question_in_the_source_is_never_quoted_as_an_answer(tmp_path, embedde
     out = chain.invoke("what causes gout?")
     assert out["kind"] == "answer" and "uric acid" in out["answer"]
     assert "?" not in out["answer"].split("\n\n")[0].replace("[1]", "")
+
+
+def test_a_word_in_few_sentences_counts_more_than_one_in_many(chain):
+    # "fractures" and "spine" are in many of the guide's sentences, "osteoporosis" in two: the sentence
+    # with the rare asked word comes first, not the one sharing the two common ones
+    rarity = chain._parts.grounder.rarity
+    assert rarity["osteoporosi"] > rarity["fractur"]
+    out = ask(chain, "is osteoporosis usually what's behind these spine fractures?")
+    assert out["answer"].startswith("The most frequent underlying cause is osteoporosis")
