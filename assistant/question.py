@@ -116,6 +116,10 @@ _HEDGES = re.compile(r"\b(actually|really|exactly|just|basically|honestly|even|e
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
+# "what's it called again?", "who were the three doctors again?": a question ending in "again" asks
+# to be reminded of something already said (not "can it be done again?": no wh-word and copula)
+WH_AGAIN = re.compile(r"\b(?:what|who|which|where)(?:['’]s|\s+(?:is|was|are|were|did you call|do you call))\b"
+                      r"[^?.!]*\bagain\b(?=\s*(?:[?,.!]|$))", re.I)
 # asking to hear part of an answer again: the words that ask are not what is asked about
 # ("remind me what you said about the pain?", "could you repeat the part about nerve roots?")
 # "repeat", "go over" ask again only with what they ask for: "Repeat fractures: are they common?" is no request
@@ -272,9 +276,9 @@ class Analyzer:
         parts = parts[:MAX_PARTS]
         # "remind me what you said about the pain?": about the last answer, not a question of its own
         again = bool(previous) and any(_hears_again(clauses[i]) for i in asking[:MAX_PARTS])
+        recall = bool(previous and (_RECALL.search(text) or WH_AGAIN.search(text)))
         return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled or again, previous,
-                        recall=bool(previous and _RECALL.search(text)), more=bool(previous and _MORE.search(text)),
-                        listed=listed)
+                        recall=recall, more=bool(previous and _MORE.search(text)), listed=listed)
 
     def normalise(self, message: str) -> str:
         expanded = re.sub(r"[A-Za-z0-9']+", lambda m: self._expand(m.group(0)), message)

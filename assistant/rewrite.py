@@ -31,7 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from assistant.question import OTHER_ONES, QUESTION_FILLER, specificity
+from assistant.question import OTHER_ONES, QUESTION_FILLER, WH_AGAIN, specificity
 from assistant.restate import WH_WORDS
 from assistant.text import content_words, stem
 
@@ -71,7 +71,7 @@ _INSTEAD = re.compile(r"^\W*(?:and|or|but|(?:and\s+)?(?:what|how)\s+about)(?:\s+
                       r"where|which)\b)(?P<thing>[A-Za-z][\w'’-]*(?:\s+[\w'’-]+){0,3})\W*$", re.I)
 NAMED = 0.85  # a word at least this specific (``question.specificity``: rarer than Zipf 4) names a thing
 _CITATION = re.compile(r"\s*\[\d+\]")
-_ABBREVIATION = re.compile(r"\b(abbreviations?|acronyms?|initials)\b", re.I)
+_ABBREVIATION = re.compile(r"\b(abbreviations?|acronyms?|initials|full\s+(?:name|form))\b", re.I)
 _CHOICE = re.compile(r"\bwhich (of (them|these|those|the \w+)|ones?)\b|\bwho of them\b", re.I)
 
 
@@ -222,7 +222,8 @@ def _gist(sentence: str, n: int = 3) -> str:
 
 def refers_back(question: str) -> bool:
     own = [w for w in content_words(question) if w not in QUESTION_FILLER]
-    return bool(_ANAPHORA.search(question) or _ELLIPSIS.search(question) or OTHER_ONES.match(question) or not own)
+    return bool(_ANAPHORA.search(question) or _ELLIPSIS.search(question) or OTHER_ONES.match(question)
+                or WH_AGAIN.search(question) or not own)
 
 
 def is_follow_up(question: str) -> bool:

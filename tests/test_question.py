@@ -93,6 +93,7 @@ def test_a_message_with_two_questions_has_two_parts(analyse):
     ("will they do anything to stop me breaking another bone?", {"prevention"}, set()),
     ("what should I be looking at when I choose?", {"advice"}, set()),
     ("is there a proper name for it?", {"name"}, set()),
+    ("what's the full name of IR?", {"name"}, set()),
     ("what percentage of people get pain relief?", set(), {"number"}),
     ("what research (or clinical trials) is being done for glaucoma?", {"research"}, set()),
     ("are there any clinical trials for it?", {"research"}, set()),

@@ -66,7 +66,9 @@ def test_a_self_contained_question_carries_nothing():
 @pytest.mark.parametrize("question, follow", [("what causes it?", True), ("and the cost?", True),
                                               ("is that why she's lost height?", True), ("the second one?", True),
                                               ("What is kyphosis?", False), ("other symptoms?", True),
-                                              ("Other than osteoporosis, what causes a spinal fracture?", False)])
+                                              ("Other than osteoporosis, what causes a spinal fracture?", False),
+                                              ("what was the full name again?", True),  # asks to be reminded
+                                              ("Can kyphoplasty be done again?", False)])
 def test_follow_up_detection(question, follow):
     assert is_follow_up(question) is follow
 
@@ -100,3 +102,12 @@ def test_naming_one_item_of_a_list_leaves_the_others_out_of_the_context():
                ("user", "which of them is the best?"), ("assistant", "...")]
     r = HeuristicRewriter().resolve("you said something about the neurosurgeons, what was it?", history)
     assert "radiologists" not in r.context.lower() and "orthopedic" not in r.context.lower(), r.context
+
+
+def test_asking_for_the_full_name_again_brings_the_abbreviation_spelled_out_before(chain):
+    history = [("user", "what's the name of the fracture kyphoplasty is for"),
+               ("assistant", "The primary reason a patient requires Kyphoplasty is a Vertebral Compression Fracture "
+                             "(VCF). [1]")]
+    assert "VCF" in HeuristicRewriter().resolve("what's the full name again, V-C-something?", history).context
+    out = chain.invoke({"question": "what's the full name again, V-C-something?", "chat_history": history})
+    assert out["answer"].startswith("The primary reason a patient requires Kyphoplasty is a Vertebral Compression")
