@@ -26,7 +26,7 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 
-from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_noun, can_be_verb, restate
+from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_noun, can_be_verb, names_no_thing, restate
 from assistant.text import (
     EVERYDAY_ZIPF,
     STOPWORDS,
@@ -34,6 +34,7 @@ from assistant.text import (
     american,
     content_words,
     lemma_zipf,
+    lemmas,
     near_common_word,
     stem,
     words,
@@ -324,11 +325,16 @@ class Analyzer:
         # the word that names the kind of answer ("what are the symptoms of ...?") is no thing the corpus must name
         types = self.types_of(core)
         kinds = [self.kinds[name] for name in types if name in self.kinds]
-        own = [replace(t, kind=True) if any(rx.fullmatch(t.word) for rx in kinds) else t for t in own]
+        own = [replace(t, kind=True) if any(rx.fullmatch(w) for rx in kinds for w in {t.word, *lemmas(t.word)}) else t
+               for t in own]
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
         bare = bool(_BARE_COMPARISON.match(core))
-        refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3]
+        # in a library, "what treatments are available?" after a story naming the disease is about that disease
+        # (in a one-document corpus, about the document's subject: ``default_context``)
+        unnamed = (not self.default_context and any(t.kind for t in own)
+                   and not [t for t in own if t.specific and not t.kind])
+        refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3] or unnamed
                        or bool(bare and self._names(story))
                        or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
         carried: list[Term] = []
@@ -355,10 +361,12 @@ class Analyzer:
                     if names_only and to_a_thing and self.people.search(t.word):
                         continue  # the people of the story are not what "it" is
                     seen.add(t.stem)
-                    # never required of the corpus: the story's people ("Dr Osei", "her oncologist") and a word
-                    # that only says which kind of a corpus thing it is ("breast" in "breast cancer")
+                    # never required of the corpus: the story's people ("Dr Osei", "her oncologist"), a word
+                    # that only says which kind of a corpus thing it is ("breast" in "breast cancer") and one
+                    # that names no thing ("diagnosed" in "he was diagnosed with gout")
                     required = t.specific and not (names_only and (t.word in people or _AGENT_NOUN.match(t.word)
-                                                                   or self._modifies(t.word, text)))
+                                                                   or self._modifies(t.word, text)
+                                                                   or names_no_thing(t.word)))
                     carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, required, True, t.alternatives,
                                         story=names_only))
             if to_a_thing:  # "the doctor said it's done 'through the skin'. What does that mean?"

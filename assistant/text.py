@@ -120,12 +120,18 @@ def lemma_zipf(word: str) -> float:
     everyday word is everyday too ("carries" 4.2 as "carry" 4.9, "treatments" as "treatment"). A word
     that is a dictionary form itself keeps its own ("imaging", "screening" are nouns, not "image",
     "screen"). Lemmas are lemminflect's, without hyphenated ones (wordfreq reads "over-eat" as two words)."""
+    found = lemmas(word)
+    if word in found:
+        return zipf(word)
+    return max([zipf(word)] + [zipf(lemma) for lemma in found])
+
+
+@lru_cache(maxsize=131072)
+def lemmas(word: str) -> frozenset[str]:
+    """The word's dictionary forms (lemminflect's, any part of speech): "treatments" -> {"treatment"}."""
     from lemminflect import getAllLemmas
 
-    lemmas = {lemma for found in getAllLemmas(word).values() for lemma in found if "-" not in lemma}
-    if word in lemmas:
-        return zipf(word)
-    return max([zipf(word)] + [zipf(lemma) for lemma in lemmas])
+    return frozenset(lemma for found in getAllLemmas(word).values() for lemma in found if "-" not in lemma)
 
 
 def is_english(word: str) -> bool:

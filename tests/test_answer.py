@@ -85,3 +85,32 @@ def test_a_word_in_few_sentences_counts_more_than_one_in_many(chain):
     assert rarity["osteoporosi"] > rarity["fractur"]
     out = ask(chain, "is osteoporosis usually what's behind these spine fractures?")
     assert out["answer"].startswith("The most frequent underlying cause is osteoporosis")
+
+
+def test_in_a_library_a_question_naming_only_the_kind_of_answer_is_about_the_story_s_subject(tmp_path, embedder):
+    """'What treatments are available?' after a story naming the disease is about that disease: in a
+    library of many topics nothing else says which page's treatments are meant."""
+    from assistant.chain import build_chain
+    from assistant.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pages = {  # name: (what causes it, how it is treated)
+        "gout": ("Too much uric acid in the blood forms crystals in a joint.",
+                 "Drugs that lower uric acid, such as allopurinol, prevent attacks."),
+        "shingles": ("The chickenpox virus wakes up again years later.",
+                     "Treatments are available: antiviral medicines such as acyclovir shorten an outbreak."),
+        "glaucoma": ("Fluid builds up in the front of the eye and raises the pressure.",
+                     "Several treatments are available, and eye drops lower the pressure in the eye."),
+        "asthma": ("Airways swell and narrow when something irritates them.",
+                   "Inhalers open the airways; a steroid inhaler calms them over weeks."),
+    }
+    for name, (cause, treatment) in pages.items():
+        (corpus / f"{name}.md").write_text(f"# {name.title()}\n\n## Causes\n\n{cause}\n\n## Treatment\n\n{treatment}\n",
+                                           encoding="utf-8")
+    chain = build_chain(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder)
+    message = "My son was diagnosed with gout last week. What treatments are available?"
+    required = {t.word for t in chain.understand(message, []).parts[0].terms if t.specific}
+    assert "gout" in required and "diagnosed" not in required  # a verb of the story names no thing
+    out = chain.invoke(message)
+    assert out["citations"][0]["source"] == "gout.md" and "allopurinol" in out["answer"]
