@@ -165,6 +165,14 @@ def test_an_abbreviation_spelled_out_answers_what_it_stands_for(chain):
     assert not name.search("the fracture (see below) heals") and not name.search("done in hospital (usually)")
 
 
+@pytest.mark.parametrize("heading, kind, other", [("Inheritance", "inheritance", "cause"),
+                                                 ("Genetic changes", "cause", "inheritance"),  # what changed
+                                                 ("Genetics", "inheritance", "treatment")])
+def test_a_heading_names_the_kind_of_answer_it_holds(chain, heading, kind, other):
+    types = chain.cues.heading_types(heading)
+    assert kind in types and other not in types
+
+
 def test_named_things_are_specific_and_everyday_words_are_not(analyse):
     terms = {t.word: t for t in analyse("does it matter if I take alendronate? is it worth asking Bupa?").parts[0].terms
              + analyse("is it worth asking Bupa?").parts[0].terms}
