@@ -320,6 +320,8 @@ class Analyzer:
         core = _FILLER_START.sub("", clause)
         core = _HOW_TO_SAY.sub("", _REQUEST.sub("", _RECALLING.sub("", core))).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
+        glossed = self._glosses(core)
+        own = [replace(t, specific=False) if t.word in glossed else t for t in own]
         own = [replace(t, generic=True) if t.specific and t.word in _SUBJECT_NOUNS
                and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]
         # the word that names the kind of answer ("what are the symptoms of ...?") is no thing the corpus must name
@@ -377,6 +379,15 @@ class Analyzer:
         search = " ".join([core, *expansion, *(t.word for t in carried)])
         return Part(core, search, types, self.needs_of(core), tuple(own + carried),
                     elliptic=bool(_DANGLING.search(core)))
+
+    def _glosses(self, text: str) -> set[str]:
+        """The words of a parenthesis after a word the corpus knows: another name for it ("SCOT deficiency
+        (succinyl-CoA:3-ketoacid CoA transferase)", "GRN (progranulin)"), searched but not required."""
+        out: set[str] = set()
+        for m in _GLOSS.finditer(text):
+            if stem(m.group(1).lower()) in self.corpus_stems:
+                out |= {w.lower() for w in words(m.group(2))}
+        return out
 
     def _modifies(self, word: str, text: str) -> bool:
         """The word only says which kind of a thing the corpus names ("breast" in "she had breast cancer"
@@ -570,6 +581,7 @@ def _titled_names(text: str) -> set[str]:
     return {m.group(1).lower() for m in _TITLED.finditer(text) if m.group(1)[0].isupper()}
 
 
+_GLOSS = re.compile(r"\b([A-Za-z][\w-]*)\s*\(([^()]{2,80})\)")
 _TITLED = re.compile(r"\b(?:dr|mr|mrs|ms|miss|prof|professor|doctor|nurse|sister)\.?\s+([A-Z][\w'-]+)", re.I)
 
 

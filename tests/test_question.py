@@ -332,3 +332,11 @@ def test_asking_for_others_asks_for_more(analyse, message, more):
 def test_repeat_as_a_word_of_the_question_is_kept(analyse):
     assert analyse("Repeat fractures: are they common after kyphoplasty?").parts[0].text.startswith("Repeat fractures")
     assert analyse("could you repeat the part about nerve roots please?").parts[0].text.startswith("nerve roots")
+
+
+def test_a_parenthesis_after_a_known_word_is_another_name_for_it_not_a_thing_required(analyse):
+    # the guide never says "spondylofracture": the patient's gloss of VCF is searched, not required
+    part = analyse("what causes a VCF (vertebral spondylofracture)?").parts[0]
+    assert "spondylofracture" in part.search and not {t.word: t for t in part.terms}["spondylofracture"].specific
+    terms = {t.word: t for t in analyse("is it safe with spondylofracture (my GP's word)?").parts[0].terms}
+    assert terms["spondylofracture"].specific  # a parenthesis after it glosses nothing of the guide's
