@@ -339,13 +339,17 @@ class Analyzer:
         refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3] or unnamed
                        or bool(bare and self._names(story))
                        or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
+        # and in a library the story says which page the question is about ("I have renal artery stenosis.
+        # What diet should I follow?"): its named things are carried, but required only of a question
+        # that names nothing of its own
+        about_story = bool(story) and not self.default_context
         carried: list[Term] = []
-        if refers_back:
-            to_a_thing = bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
+        if refers_back or about_story:
+            to_a_thing = refers_back and bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
             seen = {t.stem for t in own}
-            sources = [(context, False), (story, True)]
+            sources = [(context, False), (story, True)] if refers_back else [(story, True)]
             named = self._names(story) if bare or not context else []
-            if not context and not named:
+            if refers_back and not context and not named:
                 sources.append((self.default_context, False))
             # a bare comparison compares the story's options ("kyphoplasty or a brace. How do they
             # compare?"): each is a named thing, however everyday its word, since both sides are needed
@@ -366,9 +370,9 @@ class Analyzer:
                     # never required of the corpus: the story's people ("Dr Osei", "her oncologist"), a word
                     # that only says which kind of a corpus thing it is ("breast" in "breast cancer") and one
                     # that names no thing ("diagnosed" in "he was diagnosed with gout")
-                    required = t.specific and not (names_only and (t.word in people or _AGENT_NOUN.match(t.word)
-                                                                   or self._modifies(t.word, text)
-                                                                   or names_no_thing(t.word)))
+                    required = refers_back and t.specific and not (
+                        names_only and (t.word in people or _AGENT_NOUN.match(t.word) or self._modifies(t.word, text)
+                                        or names_no_thing(t.word)))
                     carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, required, True, t.alternatives,
                                         story=names_only))
             if to_a_thing:  # "the doctor said it's done 'through the skin'. What does that mean?"

@@ -87,14 +87,13 @@ def test_a_word_in_few_sentences_counts_more_than_one_in_many(chain):
     assert out["answer"].startswith("The most frequent underlying cause is osteoporosis")
 
 
-def test_in_a_library_a_question_naming_only_the_kind_of_answer_is_about_the_story_s_subject(tmp_path, embedder):
-    """'What treatments are available?' after a story naming the disease is about that disease: in a
-    library of many topics nothing else says which page's treatments are meant."""
+@pytest.fixture(scope="module")
+def library(tmp_path_factory, embedder):
+    """A library of four pages, each with its causes and its treatment."""
     from assistant.chain import build_chain
     from assistant.settings import Settings
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
+    corpus = tmp_path_factory.mktemp("library")
     pages = {  # name: (what causes it, how it is treated)
         "gout": ("Too much uric acid in the blood forms crystals in a joint.",
                  "Drugs that lower uric acid, such as allopurinol, prevent attacks."),
@@ -108,9 +107,22 @@ def test_in_a_library_a_question_naming_only_the_kind_of_answer_is_about_the_sto
     for name, (cause, treatment) in pages.items():
         (corpus / f"{name}.md").write_text(f"# {name.title()}\n\n## Causes\n\n{cause}\n\n## Treatment\n\n{treatment}\n",
                                            encoding="utf-8")
-    chain = build_chain(Settings(corpus_dir=corpus, index_dir=tmp_path / "index"), embedder=embedder)
+    return build_chain(Settings(corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("library-index")),
+                       embedder=embedder)
+
+
+def test_in_a_library_a_question_naming_only_the_kind_of_answer_is_about_the_story_s_subject(library):
+    """'What treatments are available?' after a story naming the disease is about that disease: in a
+    library of many topics nothing else says which page's treatments are meant."""
     message = "My son was diagnosed with gout last week. What treatments are available?"
-    required = {t.word for t in chain.understand(message, []).parts[0].terms if t.specific}
+    required = {t.word for t in library.understand(message, []).parts[0].terms if t.specific}
     assert "gout" in required and "diagnosed" not in required  # a verb of the story names no thing
-    out = chain.invoke(message)
+    out = library.invoke(message)
     assert out["citations"][0]["source"] == "gout.md" and "allopurinol" in out["answer"]
+
+
+def test_in_a_library_the_story_says_which_page_is_meant_but_is_not_required(library):
+    out = library.invoke("My daughter has asthma. Which medicines help?")
+    assert [c["source"] for c in out["citations"]] == ["asthma.md"]
+    out = library.invoke("I take zorbitrex for my heart. What causes asthma?")  # a drug the library lacks
+    assert out["kind"] == "answer" and out["citations"][0]["source"] == "asthma.md"
