@@ -132,9 +132,14 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         chosen: list[tuple[str, int]] = []
         texts = [self.index.chunk(cid).sentences[n].text for cid, n in taken]
         lead = scored[0][1].chunk_id
+        lead_title = self.index.chunk(lead).title
+        asked_words = {t.word for t in result.part.terms}
         for p, c in scored:
             if len(chosen) >= limit:
                 break
+            title = self.index.chunk(c.chunk_id).title
+            if title != lead_title and not _names_page(title, asked_words):
+                continue  # a library's other pages ("Restless legs" for a question on "PAD") only when asked about
             if c.text.rstrip().endswith("?"):
                 continue  # a question in the source ("What are the symptoms of X?") answers nothing
             if p < floor and not (c.chunk_id == lead and (c.chunk_id, c.n) in result.typed and p >= LIST_KEEP_RATIO * best):
@@ -167,6 +172,14 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
             start += len(text) - len(trimmed)
             text = trimmed[0].upper() + trimmed[1:]
         return Quote(text, chunk.id, n, start, start + len(text))
+
+
+def _names_page(title: str, asked: set[str]) -> bool:
+    """The question names the page: a word of its title ("dystonia" for "Dystonias") or its initials
+    ("PAD" for "Peripheral Artery Disease")."""
+    title_words = content_words(title)
+    initials = "".join(w[0] for w in title_words) if len(title_words) >= 2 else ""
+    return bool({stem(w) for w in title_words} & {stem(w) for w in asked}) or initials in asked
 
 
 def _repeats(text: str, chosen: list[str]) -> bool:

@@ -267,13 +267,14 @@ class Analyzer:
         parts, story = [], [c for i, c in enumerate(clauses) if i not in asking]
         for i in asking[:MAX_PARTS]:
             before = " ".join(c for j, c in enumerate(clauses) if j < i and j not in asking)
+            asked_before = " ".join(clauses[j] for j in asking if j < i)
             compared = _compared(clauses[i])
             if compared:  # "what's the difference between X and Y?", "and A and B?": what each one is
                 things, contrast = compared
                 parts += [replace(self.part(f"what is {thing}?", context, before), compares=clauses[i] if contrast else "")
                           for thing in things]
             else:
-                parts.append(self.part(clauses[i], context, before))
+                parts.append(self.part(clauses[i], context, before, asked_before))
         parts = parts[:MAX_PARTS]
         # "remind me what you said about the pain?": about the last answer, not a question of its own
         again = bool(previous) and any(_hears_again(clauses[i]) for i in asking[:MAX_PARTS])
@@ -310,12 +311,13 @@ class Analyzer:
                 or bool(re.match(r"^\W*(tell|explain|describe|list|give)\b", core, re.I)))
 
     # -- one part --------------------------------------------------------------------------------
-    def part(self, clause: str, context: str = "", story: str = "") -> Part:
+    def part(self, clause: str, context: str = "", story: str = "", asked_before: str = "") -> Part:
         """One asked clause. When it refers back ("what is it?"), it carries the subject of the
-        conversation (``context``: every word of it that the corpus knows) and of the story told
-        before it in the same message (only its named things and lay names of corpus concepts: "my GP
-        mentioned kyphoplasty" gives "kyphoplasty", not "GP"; "a crushed bone" gives "crushed"; and
-        every word the story quotes, when "it"/"that" points at a thing); failing both, the corpus's
+        conversation (``context``: every word of it that the corpus knows), of the story told before it
+        in the same message (only its named things and lay names of corpus concepts: "my GP mentioned
+        kyphoplasty" gives "kyphoplasty", not "GP"; "a crushed bone" gives "crushed"; and every word the
+        story quotes, when "it"/"that" points at a thing) and, in a library, of the questions asked
+        before it in the message ("what causes gout and how is it treated?"); failing all, the corpus's
         own subject (one-document corpora)."""
         core = _FILLER_START.sub("", clause)
         core = _HOW_TO_SAY.sub("", _REQUEST.sub("", _RECALLING.sub("", core))).strip() or clause.strip()
@@ -347,7 +349,10 @@ class Analyzer:
         if refers_back or about_story:
             to_a_thing = refers_back and bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
             seen = {t.stem for t in own}
-            sources = [(context, False), (story, True)] if refers_back else [(story, True)]
+            # the questions asked before it in the message: in a library, what "it" can only mean ("what causes
+            # gout and how is it treated?"); in a one-document corpus "it" is mostly the document's subject
+            earlier = "" if self.default_context else asked_before
+            sources = [(context, False), (story, True), (earlier, True)] if refers_back else [(story, True)]
             named = self._names(story) if bare or not context else []
             if refers_back and not context and not named:
                 sources.append((self.default_context, False))

@@ -126,3 +126,27 @@ def test_in_a_library_the_story_says_which_page_is_meant_but_is_not_required(lib
     assert [c["source"] for c in out["citations"]] == ["asthma.md"]
     out = library.invoke("I take zorbitrex for my heart. What causes asthma?")  # a drug the library lacks
     assert out["kind"] == "answer" and out["citations"][0]["source"] == "asthma.md"
+
+
+def test_in_a_library_the_second_question_s_it_is_the_first_one_s_subject(library):
+    out = library.invoke("what causes gout and how is it treated?")
+    assert {c["source"] for c in out["citations"]} == {"gout.md"} and "allopurinol" in out["answer"]
+
+
+def test_in_a_library_another_page_is_quoted_only_when_the_question_names_it(library):
+    """A sentence of another page that scores nearly as well (another disease's treatment) is left out
+    unless the question names that page; the guide's single page is unaffected."""
+    from dataclasses import replace
+
+    parts = library._parts
+    question = library.understand("how is shingles treated?", [])
+    result = library.search(question)[0]
+    best, lead = result.scored[0]
+    asthma = parts.retriever.search("inhalers open the airways")
+    other = [c for c in parts.grounder.candidates(asthma) if "Inhalers" in c.text][0]
+    crowded = replace(result, scored=[(best, lead), (0.95 * best, other)])
+    chosen = parts.generator.select(crowded, "", 4)
+    assert (lead.chunk_id, lead.n) in chosen and (other.chunk_id, other.n) not in chosen
+    asked = library.understand("how is shingles treated in someone with asthma?", [])
+    both = replace(library.search(asked)[0], scored=[(best, lead), (0.95 * best, other)])
+    assert (other.chunk_id, other.n) in parts.generator.select(both, "", 4)  # named: "asthma"
