@@ -12,7 +12,9 @@ part of the question (see ``grounding.py``), in the order they were asked:
    up to the limit (fewer for a definition, more for a list question such as "what should I ask?");
    a sentence of the best one's passage that gives the kind of answer asked for (its cue words: a
    cause for "what causes…?") needs only ``LIST_KEEP_RATIO``, so the key sentence after a general
-   one is not dropped;
+   one is not dropped. In a library they come from the best sentence's page (another page only when
+   the question names it), and when the best sentence's section gives the kind of answer asked for
+   (a "Treatment" section for "how is it treated?"), from sections of that kind;
 4. never a question of the source's own ("What are the symptoms of X?"), never the same sentence
    twice, nor one that repeats a chosen one; a sentence the previous answer already gave scores
    less when the patient asks for more ("what else?"), and more when they ask to hear it again
@@ -134,12 +136,15 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         lead = scored[0][1].chunk_id
         lead_title = self.index.chunk(lead).title
         asked_words = {t.word for t in result.part.terms}
+        kinds, lead_kinds = set(result.part.types), set(scored[0][1].heading_types)
         for p, c in scored:
             if len(chosen) >= limit:
                 break
             title = self.index.chunk(c.chunk_id).title
             if title != lead_title and not _names_page(title, asked_words):
                 continue  # a library's other pages ("Restless legs" for a question on "PAD") only when asked about
+            if kinds & lead_kinds and not kinds & set(c.heading_types):
+                continue  # the best section gives the kind asked for ("Treatment"): so do the others quoted
             if c.text.rstrip().endswith("?"):
                 continue  # a question in the source ("What are the symptoms of X?") answers nothing
             if p < floor and not (c.chunk_id == lead and (c.chunk_id, c.n) in result.typed and p >= LIST_KEEP_RATIO * best):

@@ -150,3 +150,19 @@ def test_in_a_library_another_page_is_quoted_only_when_the_question_names_it(lib
     asked = library.understand("how is shingles treated in someone with asthma?", [])
     both = replace(library.search(asked)[0], scored=[(best, lead), (0.95 * best, other)])
     assert (other.chunk_id, other.n) in parts.generator.select(both, "", 4)  # named: "asthma"
+
+
+def test_when_the_best_section_gives_the_kind_asked_for_the_others_quoted_do_too(library):
+    from dataclasses import replace
+
+    parts = library._parts
+    question = library.understand("how is asthma treated?", [])
+    result = library.search(question)[0]
+    best, lead = result.scored[0]
+    assert "treatment" in lead.heading_types
+    cause = [c for c in parts.grounder.candidates(parts.retriever.search("airways swell and narrow"))
+             if c.text.startswith("Airways swell")][0]
+    crowded = replace(result, scored=[(best, lead), (0.95 * best, cause)])
+    assert (cause.chunk_id, cause.n) not in parts.generator.select(crowded, "", 4)  # a "Causes" section
+    untyped = replace(crowded, part=replace(result.part, types=()))
+    assert (cause.chunk_id, cause.n) in parts.generator.select(untyped, "", 4)
