@@ -94,6 +94,7 @@ def test_a_message_with_two_questions_has_two_parts(analyse):
     ("what should I be looking at when I choose?", {"advice"}, set()),
     ("is there a proper name for it?", {"name"}, set()),
     ("what's the full name of IR?", {"name"}, set()),
+    ("My grandson has Lennox-Gastaut. What kind of epilepsy is this?", {"definition"}, set()),  # what it is
     ("what percentage of people get pain relief?", set(), {"number"}),
     ("what research (or clinical trials) is being done for glaucoma?", {"research"}, set()),
     ("are there any clinical trials for it?", {"research"}, set()),
