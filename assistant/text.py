@@ -158,6 +158,8 @@ class Speller:
         t = token.lower()
         if len(t) < 4 or t in self.vocabulary or not t.isalpha():
             return token
+        if dropped_g(t):
+            return token + "g"  # "shrinkin", "feelin": an -ing word typed as said
         fixed = self._closest(t)
         if fixed is None or (is_english(t) and not (zipf(fixed) - zipf(t) >= COMMON_TYPO_GAP and _edits(t, fixed) <= 1)):
             return common_typo(t) or token  # a real word ("plain", "injection") is kept
@@ -192,6 +194,12 @@ class Speller:
                     if d < best_d or (d == best_d and best is not None and zipf(form) > zipf(best)):
                         best, best_d = form, d
         return best
+
+
+def dropped_g(word: str) -> bool:
+    """An -ing word typed without its g, as it is said ("shrinkin", "feelin", "gettin"): no dictionary
+    word itself ("raisin", "aspirin" are), and the word with its g is a commoner one."""
+    return word.endswith("in") and not lemmas(word) and zipf(word + "g") > max(zipf(word), UNKNOWN_ZIPF)
 
 
 @lru_cache(maxsize=8192)

@@ -79,3 +79,9 @@ def test_a_typo_of_another_inflection_of_a_corpus_word_is_corrected():
 @pytest.mark.parametrize("typo, word", [("thye", "they"), ("waht", "what"), ("freind", "friend")])
 def test_two_swapped_letters_beat_a_commoner_word_one_letter_away(typo, word):
     assert common_typo(typo) == word  # "thye": "the" is commoner, but "they" keeps every letter typed
+
+
+@pytest.mark.parametrize("typed, meant", [("shrinkin", "shrinking"), ("Feelin", "Feeling"), ("gettin", "getting"),
+                                          ("raisin", "raisin"), ("aspirin", "aspirin"), ("within", "within")])
+def test_an_ing_word_typed_as_said_gets_its_g_back_and_real_words_stay(typed, meant):
+    assert Speller(VOCAB).correct_word(typed) == meant
