@@ -334,24 +334,24 @@ class Analyzer:
         # a follow-up none of whose words the corpus knows ("which one is best?") is still about the conversation
         knows = any(t.stem in self.corpus_stems or t.alternatives & self.corpus_stems for t in own)
         bare = bool(_BARE_COMPARISON.match(core))
-        # in a library, "what treatments are available?" after a story naming the disease is about that disease
-        # (in a one-document corpus, about the document's subject: ``default_context``)
-        unnamed = (not self.default_context and any(t.kind for t in own)
-                   and not [t for t in own if t.specific and not t.kind])
+        # in a library (a corpus without one subject of its own, ``default_context``), "what treatments are
+        # available?" after a story naming the disease is about that disease
+        library = not self.default_context
+        unnamed = library and any(t.kind for t in own) and not [t for t in own if t.specific and not t.kind]
         refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3] or unnamed
                        or bool(bare and self._names(story))
                        or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
         # and in a library the story says which page the question is about ("I have renal artery stenosis.
         # What diet should I follow?"): its named things are carried, but required only of a question
         # that names nothing of its own
-        about_story = bool(story) and not self.default_context
+        about_story = bool(story) and library
         carried: list[Term] = []
         if refers_back or about_story:
             to_a_thing = refers_back and bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
             seen = {t.stem for t in own}
             # the questions asked before it in the message: in a library, what "it" can only mean ("what causes
             # gout and how is it treated?"); in a one-document corpus "it" is mostly the document's subject
-            earlier = "" if self.default_context else asked_before
+            earlier = asked_before if library else ""
             sources = [(context, False), (story, True), (earlier, True)] if refers_back else [(story, True)]
             named = self._names(story) if bare or not context else []
             if refers_back and not context and not named:
