@@ -14,7 +14,9 @@ either. A part is answered unless one of these holds:
    and stored in ``models/ranker.json``. Note: "does not say whether you will
    be put to sleep". In a one-topic corpus the best sentence must also speak to what is asked,
    not only share its subject ("Can the cement leak out?" against "It involves injecting bone
-   cement..."): ``answerability.py``.
+   cement..."): ``answerability.py``. That model judges self-contained one-part questions; a part of
+   a multi-part message is not answered when its weightiest own word is nowhere in the corpus
+   ("Where is it done, and can the cement dissolve?").
 3. **The answer type is missing** (a price, a duration, a figure, a ranking; ``needs`` in
    ``prompts/question_types.yaml``) and the retrieved sentences that answer best hold no such
    statement. For figures (``partial``), when those sentences still answer the rest of the part
@@ -48,6 +50,7 @@ from assistant.retrieve import Passage
 from assistant.text import STOPWORDS, content_words, near_function_word, root, stem, words
 
 TOPIC_SHARE = 0.8  # a stem in at least this share of all chunks is the corpus's topic ("kyphoplasty")
+SILENT_WORD = 0.9  # an own word this weighty that the corpus never uses leaves a part of several unanswered
 CONFIDENT = 0.6  # no answerability model: quote an answer lacking the asked-for figures when the ranker is this sure
 NEED_WINDOW = 0.5  # sentences scoring at least this share of the best are searched for the needed statement
 OFF_TOPIC_COS = 0.25  # below this best passage similarity, with no corpus word asked, a message is off-topic
@@ -189,17 +192,21 @@ class Grounder:
         return bool(term.stem in self.corpus_stems or root(term.stem) in self.corpus_roots
                     or term.stem in self.corpus_roots or term.alternatives & self.corpus_stems)
 
+    def lacking(self, part: Part) -> list[tuple[str, float]]:
+        """The part's own weighty words (with their weights) that the corpus has nowhere."""
+        return [(t.word, t.weight) for t in part.terms if not t.carried and not t.kind and t.weight >= WEIGHTY
+                and not self.in_corpus(t) and unmatched(t.word, self.corpus_stems, self.corpus_roots)]
+
     def evidence(self, result: PartResult) -> Evidence:
         """What the answerability model reads about a scored part (``answerability.evidence``)."""
         part = result.part
-        lacking = [(t.word, t.weight) for t in part.terms if not t.carried and not t.kind and t.weight >= WEIGHTY
-                   and not self.in_corpus(t) and unmatched(t.word, self.corpus_stems, self.corpus_roots)]
         return evidence(part, self.without_topic(part.search), result.vector, result.scored[0][1].vector,
-                        result.best, result.words_found, lacking, self.embed)
+                        result.best, result.words_found, self.lacking(part), self.embed)
 
-    def decide(self, result: PartResult, judge: bool = True) -> PartResult:
+    def decide(self, result: PartResult, judge: bool = True, one_of_several: bool = False) -> PartResult:
         """Whether the corpus answers the part (the module docstring's rules, in order). ``judge``:
-        also ask the answerability model, which was calibrated on self-contained one-part questions."""
+        also ask the answerability model, which was calibrated on self-contained one-part questions;
+        ``one_of_several``: a part of a multi-part message, which the model does not judge."""
         part = result.part
         result.absent = self.absent(part)
         if result.absent:
@@ -213,6 +220,8 @@ class Grounder:
         judged = self.answerability is not None and judge
         if unmet and ((result.best < CONFIDENT and not judged) or any(n not in self.cues.partial for n in unmet)):
             return result  # a price, a duration or a ranking asked for and not there: not answered
+        if self.one_topic and one_of_several and any(w >= SILENT_WORD for _, w in self.lacking(part)):
+            return result  # one part of several whose key word the source never uses ("...and will she need a brace?")
         if judged:
             result.evidence = self.evidence(result)
             if not self.answerability.answers(result.evidence):
@@ -230,7 +239,8 @@ class Grounder:
 
     def assess(self, question: Question, results: list[PartResult]) -> Coverage:
         self_contained = len(results) == 1 and not question.follow_up
-        results = [self.decide(r, judge=self_contained) for r in results]
+        several = len(results) > 1 and not question.follow_up
+        results = [self.decide(r, judge=self_contained, one_of_several=several) for r in results]
         for r in results:  # a difference needs both sides: one the source lacks leaves nothing to compare
             if r.covered and any(o.part.compares == r.part.compares and not o.covered for o in results if o.part.compares):
                 r.covered, r.unmet, r.silent = False, (), True

@@ -43,6 +43,7 @@ from assistant.text import (
 
 STORY_TERM_WEIGHT = 0.5  # a word of the story the corpus uses, and no everyday one ("cement", not "back"), is carried
 CARRIED_WEIGHT = 0.4  # a word carried from the story or an earlier turn counts this much
+STATEMENT_WEIGHT = 1.0  # ...unless "that" points at the story: then as much as the question's own words
 PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
 MAX_PARTS = 4
@@ -85,6 +86,10 @@ _THING_ANAPHOR = re.compile(r"\b(it|its|it's|this|that|this one|that one|the pro
 _CLITIC_HOSTS = frozenset({"what", "that", "who", "where", "when", "how", "there", "it", "he", "she"})  # take "'s"
 _AGENT_NOUN = re.compile(r"^[a-z]{4,}(?:ists?|icians?)$", re.I)  # "oncologist", "physician", "dietician": a person
 _SUBJECT_NOUNS = frozenset({"procedure", "procedures", "operation", "operations", "treatment", "surgery"})  # "the procedure"
+# "is that why…?", "what's that got to do with…?", "does that mean…?": "that"/"this" standing alone points
+# at what was just said; in a message that tells a story first, at the story ("His cancer has spread to his
+# spine. Is that what made the bone break?"), whose words are then what is asked about, not background
+_DEMONSTRATIVE = re.compile(r"\b(?P<before>\w+)?\s*\b(?:that|this)(?P<clitic>['’]s)?\b\s*(?P<after>[a-z]*)", re.I)
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
 # "can I drive after?", "will it hurt afterwards?": a time word left without its event means the one
 # talked about (in a one-topic corpus, its subject)
@@ -165,6 +170,7 @@ class Term:
     story: bool = False  # carried from the story told in the same message ("...vertebroplasty. What's the difference?")
     generic: bool = False  # a named thing that only points at the subject: "the procedure"
     kind: bool = False  # names the kind of answer asked ("symptoms" in "what are the symptoms of X?"), not a thing
+    pointed: bool = False  # from the story "that" points at ("...thin bones. Is that why?"): asked about
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,8 @@ class Part:
 
     @property
     def asked_terms(self) -> tuple[Term, ...]:
-        return tuple(t for t in self.terms if not t.carried)
+        """The words asked about: the part's own and the story's that "that" points at."""
+        return tuple(t for t in self.terms if not t.carried or t.pointed)
 
     @property
     def specific(self) -> tuple[Term, ...]:
@@ -353,6 +360,9 @@ class Analyzer:
             # gout and how is it treated?"); in a one-document corpus "it" is mostly the document's subject
             earlier = asked_before if library else ""
             sources = [(context, False), (story, True), (earlier, True)] if refers_back else [(story, True)]
+            statement = bool(story) and points_at_statement(core)
+            if statement:  # "that" is the story just told, before anything said earlier in the conversation
+                sources.insert(0, sources.pop(1))
             named = self._names(story) if bare or not context else []
             if refers_back and not context and not named:
                 sources.append((self.default_context, False))
@@ -378,8 +388,9 @@ class Analyzer:
                     required = refers_back and t.specific and not (
                         names_only and (t.word in people or _AGENT_NOUN.match(t.word) or self._modifies(t.word, text)
                                         or names_no_thing(t.word)))
-                    carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, required, True, t.alternatives,
-                                        story=names_only))
+                    pointed = statement and names_only and text == story
+                    carried.append(Term(t.word, t.stem, t.weight * (STATEMENT_WEIGHT if pointed else CARRIED_WEIGHT),
+                                        required, True, t.alternatives, story=names_only, pointed=pointed))
             if to_a_thing:  # "the doctor said it's done 'through the skin'. What does that mean?"
                 for t in self.terms(" ".join(_QUOTED.findall(story))):
                     if t.stem not in seen:
@@ -583,6 +594,22 @@ def _compared(clause: str) -> tuple[tuple[str, str], bool] | None:
 def specificity(word: str) -> float:
     """How much a word says what is asked: 1 for rare words, about 0.3 for everyday ones."""
     return round(min(1.0, max(0.25, (7.0 - zipf(word)) / 3.5)), 3)
+
+
+def points_at_statement(text: str) -> bool:
+    """ "that"/"this" stands alone, for something said, not before a noun ("is that why…?", "does that mean…?",
+    "what's that got to do with…?"; not "is that doctor any good?", "that one")."""
+    for m in _DEMONSTRATIVE.finditer(text):
+        before, after = (m.group("before") or "").lower(), m.group("after").lower()
+        if m.group("clitic") or not after or after in WH_WORDS or after in AUX or after in MODALS:
+            return True
+        if after in {"one", "ones"}:  # "that one" is an item of a list, "is that one of the causes?" the statement
+            if re.match(r"\s+of\b", text[m.end():]):
+                return True
+            continue
+        if not can_be_noun(after) or (before in AUX and can_be_verb(after) and before not in BE):
+            return True  # "is that usually…", "does that mean…" (after "is", "that right" may be "that doctor")
+    return False
 
 
 def _titled_names(text: str) -> set[str]:

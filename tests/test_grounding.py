@@ -168,3 +168,21 @@ def test_a_story_word_naming_the_kind_of_a_thing_the_guide_covers_is_not_require
     assert out["kind"] == "answer" and "tumors that have spread" in out["answer"], out["answer"]
     out = ask(chain, "My dad takes warfarin. Can he have it done?", history)  # a drug is still a named thing
     assert out["kind"] == "not_covered" and out["notes"] == ["mention warfarin"]
+
+
+def test_a_part_of_several_whose_key_word_the_guide_never_uses_is_named(chain):
+    # the answerability model judges only self-contained one-part questions: a part of several is
+    # declined when its weightiest word is nowhere in the guide, and the rest is still answered
+    out = ask(chain, "Where is it done, and can the cement dissolve over time?")
+    assert out["kind"] == "partial" and out["notes"] == ["say whether the cement can dissolve over time"]
+    assert any("outpatient" in c["text"] for c in out["citations"])
+
+
+@pytest.mark.parametrize("message, first", [
+    ("His scan shows a tumour that has spread into the spine. Could that be what broke the bone?", "tumors"),
+    ("The scan says she has lost a lot of bone density. Is that why her vertebra collapsed?", "due to"),
+])
+def test_that_pointing_at_the_story_asks_about_what_the_story_says(chain, message, first):
+    # "that" is the statement just made: its words are what is asked about, not background
+    out = ask(chain, message)
+    assert out["kind"] == "answer" and first in out["answer"].split("[1]")[0]

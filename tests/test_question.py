@@ -2,6 +2,7 @@
 
 import pytest
 
+from assistant.question import points_at_statement
 from assistant.restate import restate
 from tests.conftest import ask
 
@@ -157,6 +158,29 @@ def test_a_relative_clause_inside_a_statement_is_story_not_a_question(analyse, m
 def test_asking_how_two_things_are_linked_is_not_asking_what_one_is(analyse, message):
     types = set(analyse(message).parts[0].types)
     assert "cause" in types and "definition" not in types
+
+
+@pytest.mark.parametrize("message, points", [
+    ("Is that why she's shorter?", True), ("does that mean the bone has healed?", True),
+    ("What's that got to do with it?", True), ("Is that one of the causes?", True),
+    ("Is that doctor any good?", False), ("tell me more about that one", False),
+    ("Is it true that cement can leak?", False),
+])
+def test_that_standing_alone_points_at_what_was_said(message, points):
+    assert points_at_statement(message) is points
+
+
+def test_is_that_why_asks_for_a_cause(analyse):
+    assert "cause" in analyse("My bones are thin. Is that really why my back broke?").parts[0].types
+
+
+def test_the_story_that_points_at_is_asked_about(analyse):
+    part = analyse("Her scan shows a tumour. Is that what broke the bone?").parts[0]
+    pointed = {t.word: t for t in part.asked_terms if t.carried}
+    assert "tumour" in pointed and pointed["tumour"].pointed
+    # without "that", the story is background: carried, weighed down and not asked about
+    other = analyse("Her scan shows a tumour. Will she need it done?").parts[0]
+    assert not [t for t in other.asked_terms if t.carried]
 
 
 def test_an_abbreviation_spelled_out_answers_what_it_stands_for(chain):
