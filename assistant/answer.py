@@ -102,7 +102,9 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         chosen: list[tuple[str, int]] = []
         for result in answered:
             limit = self._limit(result, len(answered))
-            chosen += self.select(result, question.previous, limit, taken=chosen, recall=question.recall,
+            # "any others?": what the last answer led with was given; the rest of it may hold the others
+            given = lead_sentence(question.previous) if question.others else question.previous
+            chosen += self.select(result, given, limit, taken=chosen, recall=question.recall,
                                   more=question.more, listed=question.listed)
         return [self.quote(self.index.chunk(cid), n) for cid, n in chosen]
 
@@ -177,6 +179,13 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
             start += len(text) - len(trimmed)
             text = trimmed[0].upper() + trimmed[1:]
         return Quote(text, chunk.id, n, start, start + len(text))
+
+
+def lead_sentence(answer: str) -> str:
+    """What an answer led with: its text up to the first citation mark ("... strength. [1]", or "... strength. 1"
+    once the history's brackets are gone)."""
+    mark = re.search(r"(?<=[.!?])\s*\[?\d+\]?(?=\s|$)", answer)
+    return answer[:mark.start()] if mark else answer
 
 
 def _names_page(title: str, asked: set[str]) -> bool:

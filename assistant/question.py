@@ -222,6 +222,7 @@ class Question:
     previous: str = ""  # the assistant's previous answer
     recall: bool = False  # the patient asks to hear part of it again ("what was that about X?"): repeats score more
     more: bool = False  # the patient asks for more ("tell me more", "what else?"): repeats score less
+    others: bool = False  # ...for others of the kind just given ("any others?"): only the answer's lead was given
     listed: tuple[str, ...] = ()  # the earlier list the message picked an item from: a sentence naming them all is no answer
     meta: dict = field(default_factory=dict, compare=False)
 
@@ -287,7 +288,8 @@ class Analyzer:
         again = bool(previous) and any(_hears_again(clauses[i]) for i in asking[:MAX_PARTS])
         recall = bool(previous and (_RECALL.search(text) or WH_AGAIN.search(text)))
         return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled or again, previous,
-                        recall=recall, more=bool(previous and _MORE.search(text)), listed=listed)
+                        recall=recall, more=bool(previous and _MORE.search(text)), listed=listed,
+                        others=bool(previous and OTHER_ONES.match(text)))
 
     def normalise(self, message: str) -> str:
         expanded = re.sub(r"[A-Za-z0-9']+", lambda m: self._expand(m.group(0)), message)
@@ -335,6 +337,8 @@ class Analyzer:
                and re.search(rf"\b(the|this|that)\s+{t.word}\b", core, re.I) else t for t in own]
         # the word that names the kind of answer ("what are the symptoms of ...?") is no thing the corpus must name
         types = self.types_of(core)
+        if context and OTHER_ONES.match(core) and types in ((), ("definition",)):
+            types = self.types_of(context) or types  # "any others?" after "what's the main cause?": other causes
         kinds = [self.kinds[name] for name in types if name in self.kinds]
         own = [replace(t, kind=True) if any(rx.fullmatch(w) for rx in kinds for w in {t.word, *lemmas(t.word)}) else t
                for t in own]

@@ -49,10 +49,12 @@ _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, 
              "fifth": 4, "5th": 4, "last": -1, "final": -1, "latter": -1, "former": 0, "middle": "middle"}
 _NUMBERS = {"one": 0, "two": 1, "three": 2, "four": 3, "five": 4, "1": 0, "2": 1, "3": 2, "4": 3, "5": 4}
 _ORDINAL = re.compile(
-    r"\b(?:the|that|this|your)\s+(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|final|latter|former|middle)"
+    r"(?:\b(?:the|that|this|your)\s+(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|final|latter|former|middle)"
     r"(?:\s+(?:one|ones|option|type|kind|group|specialist|specialty|doctor|surgeon|thing|item|cause|reason|point|"
     r"bit|part|sentence)(?:\s+of\s+(?:doctors?|specialists?|surgeons?|things?|people))?)?\b"
-    r"|\b(?:first|second|third|last)\s+one\b|(?:\bnumber\s+|\bno\.\s*|#)(one|two|three|four|five|[1-5])\b", re.I)
+    r"|\b(?:first|second|third|last)\s+one\b|(?:\bnumber\s+|\bno\.\s*|#)(one|two|three|four|five|[1-5])\b)"
+    # where the list was: said with the reference, it is no part of the question ("the last one on that list?")
+    r"(?:\s+(?:on|in|from|of)\s+(?:that|the|this|your)\s+list\b)?", re.I)
 # after "the second ...", these words still let it be a list reference ("the second one you mentioned")
 _AFTER_ORDINAL = frozenset("""you u i we they it on in of about mentioned said listed named again please then too is
     was are were do does did can could would will should there here and or but so""".split())

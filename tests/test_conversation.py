@@ -111,6 +111,16 @@ def test_any_other_x_is_about_the_conversation_s_subject(chain):
     assert "compression fractures" in out["search_query"]
 
 
+def test_any_others_asks_for_others_than_the_answer_s_lead(chain):
+    # the last answer led with the main cause and went on with the others: "any others?" asks for those, of the
+    # kind the last question asked for (causes), not for whatever the last answer did not say
+    history = [("user", "What's the most common cause of these fractures?")]
+    history.append(("assistant", ask(chain, history[0][1])["answer"]))
+    assert history[1][1].startswith("The most frequent underlying cause is osteoporosis")
+    out = ask(chain, "any others?", history)
+    assert out["answer"].startswith("These fractures can also result from high-energy trauma")
+
+
 def test_conversations_are_isolated_between_threads(chain):
     results = {}
 

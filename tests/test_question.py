@@ -239,6 +239,11 @@ def test_idioms_are_read_in_their_plain_meaning(analyse):
     assert analyse("my neck is stiff, who does it?").text == "my neck is stiff, who does it?"  # literal: kept
 
 
+def test_a_good_sign_asks_about_an_indicator_not_a_symptom(analyse):
+    part = analyse("If a surgeon does lots of them every year, is that a good sign?").parts[0]
+    assert "symptom" not in part.types and "indicator" in part.text
+
+
 @pytest.mark.parametrize("message", ["My GP mentioned vertebroplasty. What's the difference?",
                                      "I read about vertebroplasty online. Which is best?"])
 def test_a_bare_comparison_is_about_the_story(chain, message):

@@ -27,6 +27,8 @@ def test_an_enumeration_in_an_answer_becomes_a_list():
     ("and no. 2?", "and Orthopedic Spine Surgeons?"),
     ("what does #1 do", "what does Interventional Radiologists do"),
     ("this last week was hard", "this last week was hard"),  # not a list reference
+    ("and the last one on that list?", "and Neurosurgeons?"),  # where the list was is no part of the question
+    ("the second one from your list, what do they do?", "Orthopedic Spine Surgeons, what do they do?"),
 ])
 def test_list_references(question, resolved):
     assert resolve_list_references(question, ITEMS, "tell me about Interventional Radiologists") == resolved
