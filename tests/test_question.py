@@ -110,6 +110,15 @@ def test_question_types_and_needs(analyse, message, types, needs):
     assert types <= set(part.types) and needs <= set(part.needs)
 
 
+@pytest.mark.parametrize("message, asks_risks", [
+    ("what are the risks of kyphoplasty?", True), ("can anything go wrong?", True),
+    ("Is she at higher risk of a compression fracture?", False),  # who is at risk: risk factors, not a treatment's risks
+    ("does osteoporosis put me at risk for these fractures?", False),
+])
+def test_being_at_risk_of_a_condition_is_not_asking_a_treatment_s_risks(analyse, message, asks_risks):
+    assert ("risks" in analyse(message).parts[0].needs) is asks_risks
+
+
 @pytest.mark.parametrize("message, need, asked", [
     ("how big is the needle?", "size", True),
     ("is an outpatient centre as safe as a hospital?", "ranking", True),  # "as safe as" compares
