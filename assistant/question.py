@@ -90,6 +90,16 @@ _SUBJECT_NOUNS = frozenset({"procedure", "procedures", "operation", "operations"
 # at what was just said; in a message that tells a story first, at the story ("His cancer has spread to his
 # spine. Is that what made the bone break?"), whose words are then what is asked about, not background
 _DEMONSTRATIVE = re.compile(r"\b(?P<before>\w+)?\s*\b(?:that|this)(?P<clitic>['’]s)?\b\s*(?P<after>[a-z]*)", re.I)
+# text-speak "4"/"2" for "for"/"to": a lone digit after a word, before a word that cannot follow a number ("is it
+# good 4 me", "talk 2 the nurse"), or ending a wh-question, where English strands its preposition ("what does VCF
+# stand 4?", "wot's it 4"); "4 weeks", "she had 2 of them", "my score was 4" stay numbers
+_DIGIT_WORD = re.compile(r"(?<=[A-Za-z] )(?P<digit>[24])(?=\s+(?:me|you|u|it|that|this|the|a|an|him|her|them|us|my|your|"
+                         r"ur|his|their|what|how|when|where|why|who|sure)\b)"
+                         r"|(?P<wh>(?:^|(?<=[.!?]\s))(?:what|wot|wat|who|which|where)(?:['’]?s)?\b[^.!?\d]*?[A-Za-z] )"
+                         r"(?P<last>[24])(?=\s*(?:[?!.]|$))", re.I)
+_BEFORE_NUMBERS = frozenset("of in on at by about than from over under around after before until till within for to "
+                            "only just maybe like level number grade stage score type size step week day year page "
+                            "was is are were be".split())
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
 # "can I drive after?", "will it hurt afterwards?": a time word left without its event means the one
 # talked about (in a one-topic corpus, its subject)
@@ -292,6 +302,7 @@ class Analyzer:
                         others=bool(previous and OTHER_ONES.match(text)))
 
     def normalise(self, message: str) -> str:
+        message = _DIGIT_WORD.sub(_digit_word, message)
         expanded = re.sub(r"[A-Za-z0-9']+", lambda m: self._expand(m.group(0)), message)
         return self.speller.correct(expanded)
 
@@ -598,6 +609,14 @@ def _compared(clause: str) -> tuple[tuple[str, str], bool] | None:
 def specificity(word: str) -> float:
     """How much a word says what is asked: 1 for rare words, about 0.3 for everyday ones."""
     return round(min(1.0, max(0.25, (7.0 - zipf(word)) / 3.5)), 3)
+
+
+def _digit_word(m: re.Match[str]) -> str:
+    digit = m.group("digit") or m.group("last")
+    before = re.findall(r"[A-Za-z]+", m.string[:m.start("digit") if m.group("digit") else m.start("last")])
+    if before and before[-1].lower() in _BEFORE_NUMBERS:
+        return m.group(0)  # "out of 4?", "level 4", "about 2": a number
+    return (m.group("wh") or "") + ("for" if digit == "4" else "to")
 
 
 def points_at_statement(text: str) -> bool:

@@ -235,6 +235,18 @@ def test_text_speak_and_typos_are_normalised(analyse):
     assert analyse("wot is kyfoplasty").text == "what is kyphoplasty"
 
 
+@pytest.mark.parametrize("typed, read", [
+    ("wat does vcf stand 4", "what does vcf stand for"), ("is it good 4 me", "is it good for me"),
+    ("can u talk 2 the nurse", "can you talk to the nurse"),
+    # numbers stay numbers
+    ("i waited 4 weeks", "i waited 4 weeks"), ("she had 2 of them", "she had 2 of them"),
+    ("what was her score out of 4?", "what was her score out of 4?"), ("my level was 4", "my level was 4"),
+    ("T4 and L2 were done", "T4 and L2 were done"),
+])
+def test_text_speak_digits_for_words(chain, typed, read):
+    assert chain.analyzer.normalise(typed) == read
+
+
 def test_an_s_typed_onto_a_short_form_is_its_clitic(analyse):
     assert analyse("wats VCF mean").text == "what's VCF mean"  # listed
     assert analyse("wots the cement for").text == "what's the cement for"  # "wot" + "s"
