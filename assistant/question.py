@@ -100,6 +100,10 @@ _DIGIT_WORD = re.compile(r"(?<=[A-Za-z] )(?P<digit>[24])(?=\s+(?:me|you|u|it|tha
 _BEFORE_NUMBERS = frozenset("of in on at by about than from over under around after before until till within for to "
                             "only just maybe like level number grade stage score type size step week day year page "
                             "was is are were be".split())
+# "is my sister right?", "was he just being kind?", "is that true?" ("is it true that X?" asks about X itself)
+_CLAIM_CHECK = re.compile(r"\b(?:is|was|are|were)\s+(?:he|she|they|my\s+\w+|the\s+\w+)\s+(?:just\s+)?(?:right|correct|wrong|"
+                          r"being (?:honest|straight|truthful|kind|nice))\b"
+                          r"|\b(?:is|was)\s+(?:it|that|this)\s+(?:right|correct|true)\b(?!\s+that\b)", re.I)
 _PERSON_ANAPHOR = re.compile(r"\b(they|them|their|theirs|he|she|his|her|him|who)\b", re.I)
 # "can I drive after?", "will it hurt afterwards?": a time word left without its event means the one
 # talked about (in a one-topic corpus, its subject)
@@ -621,7 +625,10 @@ def _digit_word(m: re.Match[str]) -> str:
 
 def points_at_statement(text: str) -> bool:
     """ "that"/"this" stands alone, for something said, not before a noun ("is that why…?", "does that mean…?",
-    "what's that got to do with…?"; not "is that doctor any good?", "that one")."""
+    "what's that got to do with…?"; not "is that doctor any good?", "that one"); or the question asks whether
+    what someone said is right ("is my sister right?", "was he being honest?", "is it true?")."""
+    if _CLAIM_CHECK.search(text):
+        return True
     for m in _DEMONSTRATIVE.finditer(text):
         before, after = (m.group("before") or "").lower(), m.group("after").lower()
         if m.group("clitic") or not after or after in WH_WORDS or after in AUX or after in MODALS:

@@ -174,6 +174,9 @@ def test_asking_how_two_things_are_linked_is_not_asking_what_one_is(analyse, mes
     ("What's that got to do with it?", True), ("Is that one of the causes?", True),
     ("Is that doctor any good?", False), ("tell me more about that one", False),
     ("Is it true that cement can leak?", False),
+    # asking whether what someone said is right is asking about what they said
+    ("Is my sister right?", True), ("was he just being kind?", True), ("is that true?", True),
+    ("is my sister right that it matters?", True),
 ])
 def test_that_standing_alone_points_at_what_was_said(message, points):
     assert points_at_statement(message) is points
