@@ -116,7 +116,8 @@ def test_question_types_and_needs(analyse, message, types, needs):
     ("does osteoporosis put me at risk for these fractures?", False),
 ])
 def test_being_at_risk_of_a_condition_is_not_asking_a_treatment_s_risks(analyse, message, asks_risks):
-    assert ("risks" in analyse(message).parts[0].needs) is asks_risks
+    needs = analyse(message).parts[0].needs
+    assert ("risks" in needs) is asks_risks and ("risk_factors" in needs) is not asks_risks
 
 
 @pytest.mark.parametrize("message, need, asked", [
