@@ -25,6 +25,7 @@ import bisect
 import itertools
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_noun, can_be_verb, names_no_thing, restate
 from assistant.text import (
@@ -458,7 +459,7 @@ class Analyzer:
         for (phrases, clinical), stemmed in zip(self.glossary, self._stemmed_glossary):
             # by stem, "compressed" is also "compression": a clinical word typed is not its own lay name
             clinical_typed = {" ".join(stem(w) for w in words(c)) for c in clinical if f" {' '.join(words(c))} " in typed}
-            found = [ph for ph, st in zip(phrases, stemmed) if f" {st} " in low and st not in clinical_typed]
+            found = [ph for ph, st in zip(phrases, stemmed) if _gapped(st).search(low) and st not in clinical_typed]
             if not found:
                 continue
             alternatives = frozenset(stem(w) for c in clinical for w in words(c))
@@ -621,6 +622,13 @@ def _digit_word(m: re.Match[str]) -> str:
     if before and before[-1].lower() in _BEFORE_NUMBERS:
         return m.group(0)  # "out of 4?", "level 4", "about 2": a number
     return (m.group("wh") or "") + ("for" if digit == "4" else "to")
+
+
+@lru_cache(maxsize=2048)
+def _gapped(stemmed_phrase: str) -> re.Pattern:
+    """A lay phrase (by stems) with up to two words between its words: "a big open back operation" holds
+    "big operation" and "open operation"."""
+    return re.compile(" " + r"(?: \S+){0,2} ".join(re.escape(w) for w in stemmed_phrase.split()) + " ")
 
 
 def points_at_statement(text: str) -> bool:

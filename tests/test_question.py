@@ -32,6 +32,13 @@ def test_a_word_of_the_story_the_corpus_uses_is_carried(analyse):
     assert "talking" not in carried  # an everyday word the corpus does not use
 
 
+def test_lay_phrases_match_with_words_between(analyse):
+    # "a big open back operation" holds "big operation" and "open operation": how invasive it is
+    part = analyse("Is kyphoplasty a big open back operation?").parts[0]
+    assert "minimally invasive" in part.search
+    assert "minimally invasive" not in analyse("Is the operating room big?").parts[0].search  # words out of order
+
+
 def test_lay_phrases_match_by_stem(analyse):
     terms = {t.word: t for t in analyse("Apart from thinning bones, what else can cause these?").parts[0].terms}
     assert "osteoporosi" in terms["thinning"].alternatives  # "thin bones" in the glossary, "thinning" typed
