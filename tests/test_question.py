@@ -102,6 +102,8 @@ def test_a_message_with_two_questions_has_two_parts(analyse):
     ("what should I be looking at when I choose?", {"advice"}, set()),
     ("is there a proper name for it?", {"name"}, set()),
     ("what's the full name of IR?", {"name"}, set()),
+    ("is there only one kind of doctor qualified for this?", {"who"}, set()),  # which kinds of doctor do it
+    ("can different types of surgeon do it?", {"who"}, set()),
     ("My grandson has Lennox-Gastaut. What kind of epilepsy is this?", {"definition"}, set()),  # what it is
     ("what percentage of people get pain relief?", set(), {"number"}),
     ("what research (or clinical trials) is being done for glaucoma?", {"research"}, set()),
