@@ -379,10 +379,10 @@ class Analyzer:
             # the questions asked before it in the message: in a library, what "it" can only mean ("what causes
             # gout and how is it treated?"); in a one-document corpus "it" is mostly the document's subject
             earlier = asked_before if library else ""
-            sources = [(context, False), (story, True), (earlier, True)] if refers_back else [(story, True)]
+            # "that" is the story just told: it comes before anything said earlier in the conversation
             statement = bool(story) and points_at_statement(core)
-            if statement:  # "that" is the story just told, before anything said earlier in the conversation
-                sources.insert(0, sources.pop(1))
+            conversation = [(story, True), (context, False)] if statement else [(context, False), (story, True)]
+            sources = [*conversation, (earlier, True)] if refers_back else [(story, True)]
             named = self._names(story) if bare or not context else []
             if refers_back and not context and not named:
                 sources.append((self.default_context, False))

@@ -192,6 +192,17 @@ def test_that_standing_alone_points_at_what_was_said(message, points):
     assert points_at_statement(message) is points
 
 
+def test_a_claim_check_in_a_library_carries_the_story(chain):
+    # a library (no subject of its own) carries the story even when the part does not refer back; a part that
+    # also points at it ("is my doctor right?") used to fail there (IndexError)
+    from assistant.chain import medical_terms
+    from assistant.question import Analyzer
+
+    library = Analyzer(chain.prompts, chain.index.vocab, chain.grounder.topic_stems, medical_terms())  # no subject
+    part = library.analyse("My doctor says the cement helps. Is my doctor right?").parts[0]
+    assert "cement" in {t.word for t in part.asked_terms}
+
+
 def test_is_that_why_asks_for_a_cause(analyse):
     assert "cause" in analyse("My bones are thin. Is that really why my back broke?").parts[0].types
 
