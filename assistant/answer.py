@@ -30,6 +30,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypedDict
 
 import numpy as np
@@ -100,10 +101,10 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         question, coverage = input["question"], input["coverage"]
         answered = [r for r in coverage.parts if r.covered and r.scored]
         chosen: list[tuple[str, int]] = []
+        # "any others?": what the last answer led with was given; the rest of it may hold the others
+        given = lead_sentence(question.previous) if question.others else question.previous
         for result in answered:
             limit = self._limit(result, len(answered))
-            # "any others?": what the last answer led with was given; the rest of it may hold the others
-            given = lead_sentence(question.previous) if question.others else question.previous
             chosen += self.select(result, given, limit, taken=chosen, recall=question.recall,
                                   more=question.more, listed=question.listed)
         return [self.quote(self.index.chunk(cid), n) for cid, n in chosen]
@@ -138,12 +139,13 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         lead = scored[0][1].chunk_id
         lead_title = self.index.chunk(lead).title
         asked_words = {t.word for t in result.part.terms}
+        asked_stems = {stem(w) for w in asked_words}
         kinds, lead_kinds = set(result.part.types), set(scored[0][1].heading_types)
         for p, c in scored:
             if len(chosen) >= limit:
                 break
             title = self.index.chunk(c.chunk_id).title
-            if title != lead_title and not _names_page(title, asked_words):
+            if title != lead_title and not _names_page(title, asked_words, asked_stems):
                 continue  # a library's other pages ("Restless legs" for a question on "PAD") only when asked about
             if kinds & lead_kinds and not kinds & set(c.heading_types):
                 continue  # the best section gives the kind asked for ("Treatment"): so do the others quoted
@@ -188,12 +190,18 @@ def lead_sentence(answer: str) -> str:
     return answer[:mark.start()] if mark else answer
 
 
-def _names_page(title: str, asked: set[str]) -> bool:
+def _names_page(title: str, asked: set[str], asked_stems: set[str]) -> bool:
     """The question names the page: a word of its title ("dystonia" for "Dystonias") or its initials
     ("PAD" for "Peripheral Artery Disease")."""
+    title_stems, initials = _title_names(title)
+    return bool(title_stems & asked_stems) or initials in asked
+
+
+@lru_cache(maxsize=4096)
+def _title_names(title: str) -> tuple[frozenset[str], str]:
+    """A page title's word stems and, for a title of two words or more, its initials."""
     title_words = content_words(title)
-    initials = "".join(w[0] for w in title_words) if len(title_words) >= 2 else ""
-    return bool({stem(w) for w in title_words} & {stem(w) for w in asked}) or initials in asked
+    return frozenset(stem(w) for w in title_words), "".join(w[0] for w in title_words) if len(title_words) >= 2 else ""
 
 
 def _repeats(text: str, chosen: list[str]) -> bool:

@@ -25,7 +25,6 @@ import bisect
 import itertools
 import re
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 
 from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_noun, can_be_verb, names_no_thing, restate
 from assistant.text import (
@@ -254,6 +253,7 @@ class Analyzer:
         self.glossary = [([" ".join(words(p)) for p in entry["lay"]], [str(c) for c in entry["clinical"]])
                          for entry in prompts.data("lay_terms.yaml") or []]
         self._stemmed_glossary = [[" ".join(stem(w) for w in ph.split()) for ph in phrases] for phrases, _ in self.glossary]
+        self._glossary_patterns = [[_gapped(st) for st in stemmed] for stemmed in self._stemmed_glossary]
         data = prompts.data("question_types.yaml", ("types", "needs"))
         self.types = {name: re.compile(t["question"], re.I) for name, t in data["types"].items()}
         self.people = re.compile(data["types"]["who"]["answer"], re.I)  # the words that answer "who?": persons
@@ -456,10 +456,10 @@ class Analyzer:
         low = " " + " ".join(stem(w) for w in words(text)) + " "  # by stem: "thinning bones" is "thin bones"
         expansion: list[str] = []
         out = list(terms)
-        for (phrases, clinical), stemmed in zip(self.glossary, self._stemmed_glossary):
+        for (phrases, clinical), stemmed, patterns in zip(self.glossary, self._stemmed_glossary, self._glossary_patterns):
             # by stem, "compressed" is also "compression": a clinical word typed is not its own lay name
             clinical_typed = {" ".join(stem(w) for w in words(c)) for c in clinical if f" {' '.join(words(c))} " in typed}
-            found = [ph for ph, st in zip(phrases, stemmed) if _gapped(st).search(low) and st not in clinical_typed]
+            found = [ph for ph, st, rx in zip(phrases, stemmed, patterns) if rx.search(low) and st not in clinical_typed]
             if not found:
                 continue
             alternatives = frozenset(stem(w) for c in clinical for w in words(c))
@@ -617,14 +617,14 @@ def specificity(word: str) -> float:
 
 
 def _digit_word(m: re.Match[str]) -> str:
-    digit = m.group("digit") or m.group("last")
-    before = re.findall(r"[A-Za-z]+", m.string[:m.start("digit") if m.group("digit") else m.start("last")])
-    if before and before[-1].lower() in _BEFORE_NUMBERS:
+    """A ``_DIGIT_WORD`` match as the word it stands for, or unchanged after a word that takes a number."""
+    name = "digit" if m.group("digit") else "last"
+    before = re.search(r"([A-Za-z]+)[^A-Za-z]*$", m.string[:m.start(name)])
+    if before and before.group(1).lower() in _BEFORE_NUMBERS:
         return m.group(0)  # "out of 4?", "level 4", "about 2": a number
-    return (m.group("wh") or "") + ("for" if digit == "4" else "to")
+    return (m.group("wh") or "") + ("for" if m.group(name) == "4" else "to")
 
 
-@lru_cache(maxsize=2048)
 def _gapped(stemmed_phrase: str) -> re.Pattern:
     """A lay phrase (by stems) with up to two words between its words: "a big open back operation" holds
     "big operation" and "open operation"."""
