@@ -48,6 +48,7 @@ from assistant.ingest import Chunk
 from assistant.llm import build_llm, deadline_after, describe
 from assistant.llm_answer import ModelAnswerer
 from assistant.manifest import current_build, index_version
+from assistant.neighbours import WordNeighbours
 from assistant.onnx_encoder import cache_root
 from assistant.prompts import Prompts
 from assistant.question import Analyzer, Question
@@ -132,8 +133,11 @@ class AssistantChain(Runnable[Any, dict]):
         retriever = HybridRetriever(index=index, k=self.settings.top_k)
         grounder = Grounder(index, self.cues, self.ranker, embed=self.embedder.encode)
         titles = {c.title for c in index.chunks}
+        neighbours = WordNeighbours(index.vocab, self.embedder.encode, lambda texts: cached_vectors(
+            texts, self.embedder.encode, self.settings.embedding_model, cache_root().parent / "vectors"))
+        neighbours.warm_up()  # the corpus words' vectors: made once per machine and vocabulary, then read from disk
         analyzer = Analyzer(self.prompts, index.vocab, grounder.topic_stems, medical_terms(),
-                            default_context=titles.pop() if len(titles) == 1 else "")
+                            default_context=titles.pop() if len(titles) == 1 else "", neighbours=neighbours)
         generator = self._custom_generator or ExtractiveGenerator(index, grounder.threshold, self.settings.max_sentences)
         return IndexParts(index, retriever, grounder, analyzer, generator, index_version(self.settings))
 

@@ -26,6 +26,7 @@ import itertools
 import re
 from dataclasses import dataclass, field, replace
 
+from assistant.neighbours import WordNeighbours
 from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_noun, can_be_verb, names_no_thing, restate
 from assistant.text import (
     EVERYDAY_ZIPF,
@@ -36,6 +37,7 @@ from assistant.text import (
     lemma_zipf,
     lemmas,
     near_common_word,
+    root,
     stem,
     words,
     zipf,
@@ -249,7 +251,8 @@ class Analyzer:
     """Builds ``Question``s for one corpus (its vocabulary, topic words and typo targets)."""
 
     def __init__(self, prompts, vocabulary: frozenset[str], topic_stems: set[str],
-                 medical_terms: frozenset[str], default_context: str = "") -> None:
+                 medical_terms: frozenset[str], default_context: str = "",
+                 neighbours: WordNeighbours | None = None) -> None:
         self.glossary = [([" ".join(words(p)) for p in entry["lay"]], [str(c) for c in entry["clinical"]])
                          for entry in prompts.data("lay_terms.yaml") or []]
         self._stemmed_glossary = [[" ".join(stem(w) for w in ph.split()) for ph in phrases] for phrases, _ in self.glossary]
@@ -271,6 +274,8 @@ class Analyzer:
         self.vocabulary = vocabulary
         self._sorted_vocabulary = sorted(vocabulary)
         self.corpus_stems = frozenset(stem(w) for w in vocabulary)
+        self._corpus_roots = frozenset(root(s) for s in self.corpus_stems)
+        self.neighbours = neighbours  # everyday words matched to corpus words by meaning ("pick" -> "choosing")
         self.topic_stems = topic_stems
         self.medical_terms = medical_terms
         self.default_context = default_context  # what "it" means in a first message (a one-document corpus's title)
@@ -503,7 +508,19 @@ class Analyzer:
             seen.add(s)
             clipped = self.clipped(w) if zipf(w) < EVERYDAY_ZIPF else frozenset()
             out.append(Term(w, s, specificity(w), self.is_specific(w, w in names), alternatives=clipped))
-        return out
+        return self._with_neighbours(out)
+
+    def _with_neighbours(self, terms: list[Term]) -> list[Term]:
+        """An everyday word the corpus lacks (no stem, family or clipped match) gets the corpus words
+        nearest in meaning as alternatives (``neighbours.py``); a named thing never does."""
+        if self.neighbours is None:
+            return terms
+        lacking = [t for t in terms if not t.specific and not t.alternatives & self.corpus_stems
+                   and t.stem not in self.corpus_stems and root(t.stem) not in self._corpus_roots]
+        if not lacking:
+            return terms
+        near = self.neighbours.of(t.word for t in lacking)
+        return [replace(t, alternatives=t.alternatives | near[t.word]) if near.get(t.word) else t for t in terms]
 
     def clipped(self, word: str) -> frozenset[str]:
         """The stems of the corpus words a rare word is the start of ("neuro" -> neurosurgeons, "ortho" ->
