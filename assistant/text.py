@@ -48,6 +48,7 @@ DERIVED = 0.8  # how much a same-family word counts against the same stem
 EVERYDAY_ZIPF = 4.5  # words at least this common in English are everyday words, never "specific"
 UNKNOWN_ZIPF = 1.0  # below this, wordfreq has (almost) never seen the word: a typo or a rare name
 COMMON_WORDS = 12000  # how many of the commonest English words a rare word may be a typo of
+MIN_UNKNOWN_TYPO = 6  # letters: a shorter unknown token may be a name or a code
 COMMON_TYPO_GAP = 2.5  # a known word one edit from a corpus word 10**2.5 times commoner is a common typo ("symtoms")
 INFLECTION_SPAN = 3  # an inflection is at most this many letters longer or shorter than its word ("collapse"/"collapsing")
 
@@ -148,8 +149,10 @@ class Speller:
     (< 4 letters) and tokens with digits ("ADCY5") are left alone.
     """
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
+    def __init__(self, vocabulary: Iterable[str], medical: frozenset[str] = frozenset()) -> None:
         self.vocabulary = frozenset(w for w in vocabulary if len(w) >= 3)
+        self.medical = medical  # medical terms an unknown token may misspell (``_field_typo``)
+        self._roots = frozenset(root(stem(w)) for w in self.vocabulary)
         self._by_initial: dict[str, list[str]] = {}
         for w in sorted(self.vocabulary):
             self._by_initial.setdefault(w[0], []).append(w)
@@ -162,7 +165,7 @@ class Speller:
             return token + "g"  # "shrinkin", "feelin": an -ing word typed as said
         fixed = self._closest(t)
         if fixed is None or (is_english(t) and not (zipf(fixed) - zipf(t) >= COMMON_TYPO_GAP and _edits(t, fixed) <= 1)):
-            return common_typo(t) or token  # a real word ("plain", "injection") is kept
+            return common_typo(t) or self._field_typo(t) or token  # a real word ("plain", "injection") is kept
         return fixed
 
     def correct(self, text: str) -> str:
@@ -176,6 +179,23 @@ class Speller:
         if len(token) < 4 or not token.isalpha():
             return token  # "ADCY5", "CoA-3", short words: names and codes, never typos
         return self.correct_word(token)
+
+    @lru_cache(maxsize=8192)  # noqa: B019 - one Speller per index, kept for the process
+    def _field_typo(self, token: str) -> str | None:
+        """The word of the field an unknown token misspells: "radiolagy" -> "radiology" (of the corpus's
+        "radiologists" family), "anestheisa" -> "anesthesia" (a medical term the corpus lacks, then named
+        as such). Only a token wordfreq has never seen, at least ``MIN_UNKNOWN_TYPO`` letters, one edit
+        from real words of the corpus's word families or medical terms, one of them clearly the commonest
+        (as in ``common_typo``); never an everyday word, so a drug name ("forteo") is not made "forte"."""
+        if len(token) < MIN_UNKNOWN_TYPO or is_english(token):
+            return None
+        near = sorted(((zipf(w), w) for w in _one_edit(token)
+                       if (w in self.medical or root(stem(w)) in self._roots) and is_english(w)), reverse=True)
+        if not near:
+            return None
+        lead = stem(near[0][1])
+        rivals = [z for z, w in near if stem(w) != lead]
+        return None if rivals and near[0][0] - rivals[0] < 1.0 else near[0][1]
 
     @lru_cache(maxsize=8192)  # noqa: B019 - one Speller per index, kept for the process
     def _closest(self, token: str) -> str | None:
@@ -224,6 +244,14 @@ def common_typo(word: str) -> str | None:
         return None  # "wich": "which" or "with"? Left alone unless one is ten times commoner
     forms = [w for _, w in near if stem(w) == lead]
     return next((w for w in forms if w[-1] == word[-1]), forms[0])  # "finaly" -> "finally", not "final"
+
+
+def _one_edit(word: str) -> set[str]:
+    """Every string one deletion, swap of neighbours, replacement or insertion away (Norvig's edits1)."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return ({a + b[1:] for a, b in splits if b} | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            | {a + c + b[1:] for a, b in splits if b for c in letters} | {a + c + b for a, b in splits for c in letters})
 
 
 @lru_cache(maxsize=64)

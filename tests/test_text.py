@@ -85,3 +85,14 @@ def test_two_swapped_letters_beat_a_commoner_word_one_letter_away(typo, word):
                                           ("raisin", "raisin"), ("aspirin", "aspirin"), ("within", "within")])
 def test_an_ing_word_typed_as_said_gets_its_g_back_and_real_words_stay(typed, meant):
     assert Speller(VOCAB).correct_word(typed) == meant
+
+
+@pytest.mark.parametrize("typo, fixed", [("radiolagy", "radiology"),  # of the corpus's "radiologists" family
+                                         ("anestheisa", "anesthesia")])  # a medical term the corpus lacks
+def test_an_unknown_token_one_edit_from_a_word_of_the_field_is_that_word(typo, fixed):
+    assert Speller(VOCAB, frozenset({"anesthesia", "vertebrae"})).correct_word(typo) == fixed
+
+
+@pytest.mark.parametrize("name", ["forteo", "tymlos", "romosozumab"])  # drugs: "forteo" is one edit from "forte"
+def test_an_unknown_name_is_not_made_an_everyday_word(name):
+    assert Speller(VOCAB, frozenset({"anesthesia"})).correct_word(name) == name
