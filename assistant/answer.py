@@ -47,6 +47,7 @@ KEEP_RATIO = 0.75  # further sentences must score at least this share of the bes
 LIST_KEEP_RATIO = 0.5  # "what should I ask?" wants the whole list: more of the section's sentences qualify
 REPEAT_FACTOR = 0.6  # a sentence the previous answer already gave scores this share
 ANTECEDENT_RATIO = 0.8  # a sentence "It ..." refers to comes first when it scores at least this share
+ADDITIVE_FACTOR = 1.2  # "any others?": a sentence that adds one ("also", "another") scores this much more
 NEAR_DUPLICATE = 0.8  # a sentence sharing this share of its words with a chosen one repeats it
 LIMITS = {"definition": 2, "advice": 5}  # sentences for these question types (others: max_sentences)
 _CONNECTIVE = re.compile(
@@ -54,6 +55,7 @@ _CONNECTIVE = re.compile(
     r"as a result|consequently|indeed|finally|similarly|likewise|instead|meanwhile|and|but|so),\s+",
     re.I,
 )
+_ADDITIVE = re.compile(r"\b(also|another|other|additionally|in addition|as well)\b", re.I)
 _NEEDS_BEFORE = re.compile(r"^\W*(it|its|they|their|them|this|these|those|such|he|she|his|her|each)\b", re.I)
 
 
@@ -106,7 +108,7 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         for result in answered:
             limit = self._limit(result, len(answered))
             chosen += self.select(result, given, limit, taken=chosen, recall=question.recall,
-                                  more=question.more, listed=question.listed)
+                                  more=question.more, listed=question.listed, others=question.others)
         return [self.quote(self.index.chunk(cid), n) for cid, n in chosen]
 
     def _limit(self, result: PartResult, parts: int) -> int:
@@ -116,7 +118,7 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
 
     def select(self, result: PartResult, previous: str, limit: int,
                taken: list[tuple[str, int]] = (), recall: bool = False, more: bool = False,
-               listed: tuple[str, ...] = ()) -> list[tuple[str, int]]:
+               listed: tuple[str, ...] = (), others: bool = False) -> list[tuple[str, int]]:
         repeat = 1.0 / REPEAT_FACTOR if recall else REPEAT_FACTOR if more else 1.0
         asked = {t.stem for t in result.part.asked_terms}
         named = {stem(w) for item in listed for w in content_words(item)}
@@ -126,6 +128,8 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
                 return REPEAT_FACTOR  # "the second one": the sentence listing them all says nothing more about it
             if previous and c.text[1:] in previous and not (recall and asked and not asked & c.stems):
                 return repeat  # "what did you say about X?": what was said about X, not the rest
+            if others and _ADDITIVE.search(c.text):
+                return ADDITIVE_FACTOR  # "any others?": "these can also result from ..." gives another
             return 1.0
 
         scored = [(p * weight(c), c) for p, c in result.scored]

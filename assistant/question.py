@@ -49,6 +49,9 @@ STATEMENT_WEIGHT = 1.0  # ...unless "that" points at the story: then as much as 
 PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
 MAX_PARTS = 4
+# "what is the (main) <noun> of/for X?": the noun names what is asked (a cause, the symptoms, a treatment)
+_RELATION_OF = re.compile(r"^\W*what(?:'?s|’s| is| are| was| were)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?P<noun>[\w-]+)\s+"
+                          r"(?:of|for|behind)\b", re.I)
 MAX_CLIPPED = 3  # a clipped word that starts more corpus words than this says nothing about which one
 MAX_RESTATED = 140  # a longer question is not restated in a note (the note would read as an echo)
 
@@ -483,6 +486,11 @@ class Analyzer:
     def types_of(self, text: str) -> tuple[str, ...]:
         text = _HEDGES.sub("", text)  # "what do they actually do?" asks what "what do they do?" asks
         found = tuple(name for name, rx in self.types.items() if rx.search(text))
+        relation = _RELATION_OF.match(text)
+        if relation and "definition" in found and any(self.types[t].search(relation.group("noun")) for t in found
+                                                      if t != "definition"):
+            # "what's the most common cause of X?" asks for the cause, not for what a cause is
+            found = tuple(t for t in found if t != "definition")
         bare = re.sub(r"[?!.]+$", "", text.strip()).split()
         if (not found and 0 < len(bare) <= 4 and not _QUESTION_START.match(text)
                 and not any(can_be_verb(w.lower()) for w in bare[1:])):

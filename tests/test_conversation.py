@@ -121,6 +121,15 @@ def test_any_others_asks_for_others_than_the_answer_s_lead(chain):
     assert out["answer"].startswith("These fractures can also result from high-energy trauma")
 
 
+def test_any_others_after_the_vcf_spelled_out_gets_the_other_causes(chain):
+    # the question names the fracture in full; the answer leads with the cause, and "any others?" with the
+    # sentence that adds one ("can also result from"), not the one saying when a VCF occurs
+    history = [("user", "What's the most common cause of a vertebral compression fracture?")]
+    history.append(("assistant", ask(chain, history[0][1])["answer"]))
+    assert history[1][1].startswith("The most frequent underlying cause is osteoporosis")
+    assert ask(chain, "any others?", history)["answer"].startswith("These fractures can also result from")
+
+
 def test_conversations_are_isolated_between_threads(chain):
     results = {}
 

@@ -415,3 +415,15 @@ def test_a_parenthesis_after_a_known_word_is_another_name_for_it_not_a_thing_req
     assert "spondylofracture" in part.search and not {t.word: t for t in part.terms}["spondylofracture"].specific
     terms = {t.word: t for t in analyse("is it safe with spondylofracture (my GP's word)?").parts[0].terms}
     assert terms["spondylofracture"].specific  # a parenthesis after it glosses nothing of the guide's
+
+
+@pytest.mark.parametrize("message, kind", [("What's the most common cause of a vertebral compression fracture?", "cause"),
+                                           ("What are the symptoms of a VCF?", "symptom"),
+                                           ("whats the treatment for it", "treatment")])
+def test_what_is_the_cause_of_x_asks_for_the_cause_not_a_definition(chain, message, kind):
+    assert chain.analyzer.types_of(message) == (kind,)
+
+
+def test_what_is_x_still_asks_what_it_is(chain):
+    assert chain.analyzer.types_of("what is osteoporosis?") == ("definition",)
+    assert "definition" in chain.analyzer.types_of("what is kyphoplasty used to treat")  # no "the cause of"
