@@ -373,7 +373,7 @@ class Analyzer:
         # available?" after a story naming the disease is about that disease
         library = not self.default_context
         unnamed = library and any(t.kind for t in own) and not [t for t in own if t.specific and not t.kind]
-        refers_back = (bool(_ANAPHOR.search(core)) or not [t for t in own if t.weight >= 0.3] or unnamed
+        refers_back = (_refers_back(core) or not [t for t in own if t.weight >= 0.3] or unnamed
                        or bool(bare and self._names(story))
                        or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
         # and in a library the story says which page the question is about ("I have renal artery stenosis.
@@ -654,6 +654,20 @@ def _gapped(stemmed_phrase: str) -> re.Pattern:
     """A lay phrase (by stems) with up to two words between its words: "a big open back operation" holds
     "big operation" and "open operation"."""
     return re.compile(" " + r"(?: \S+){0,2} ".join(re.escape(w) for w in stemmed_phrase.split()) + " ")
+
+
+def _refers_back(text: str) -> bool:
+    """The part has a word that points back: a pronoun ("it", "they", "that" alone), not only a demonstrative
+    before a noun the part names itself ("these radiology people", "this procedure"), whose thing it says."""
+    for m in _ANAPHOR.finditer(text):
+        word = m.group(0).lower()
+        if word not in ("this", "that", "these", "those"):
+            return True
+        after = re.match(r"\s+([a-z]+)", text[m.end():].lower())
+        if (not after or after.group(1) in STOPWORDS or after.group(1) in WH_WORDS or after.group(1) in ("one", "ones")
+                or not can_be_noun(after.group(1)) or can_be_verb(after.group(1))):
+            return True
+    return False
 
 
 def points_at_statement(text: str) -> bool:

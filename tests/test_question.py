@@ -427,3 +427,17 @@ def test_what_is_the_cause_of_x_asks_for_the_cause_not_a_definition(chain, messa
 def test_what_is_x_still_asks_what_it_is(chain):
     assert chain.analyzer.types_of("what is osteoporosis?") == ("definition",)
     assert "definition" in chain.analyzer.types_of("what is kyphoplasty used to treat")  # no "the cause of"
+
+
+def test_a_demonstrative_before_a_noun_names_its_own_thing(chain):
+    """"these radiology people" says who is meant; the story's other named things ("gallbladder") are not
+    what the question is about and are not required of the guide. "that" alone still points back."""
+    from assistant.question import _refers_back
+
+    assert not _refers_back("So with these radiology people I wouldn't be cut open?")
+    assert not _refers_back("is this procedure safe")
+    assert _refers_back("Is that what made the bone break?") and _refers_back("Is that one of the kinds?")
+    out = ask(chain, "I had an awful time when they took my gallbladder out the old-fashioned way. So with these "
+                     "radiology people I wouldn't be cut open?", [("user", "What do interventional radiologists do?"),
+                                                                  ("assistant", "Interventional Radiologists ...")])
+    assert out["kind"] == "answer" and "incisions" in out["answer"]
