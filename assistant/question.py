@@ -49,6 +49,7 @@ STATEMENT_WEIGHT = 1.0  # ...unless "that" points at the story: then as much as 
 PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
 MAX_PARTS = 4
+_SAID = re.compile(r"\s+(?:that\s+|which\s+)?(?:you|it)\s+(?:mentioned|said|listed|named|gave|talked about)\b", re.I)
 # "what is the (main) <noun> of/for X?": the noun names what is asked (a cause, the symptoms, a treatment)
 _RELATION_OF = re.compile(r"^\W*what(?:'?s|’s| is| are| was| were)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?P<noun>[\w-]+)\s+"
                           r"(?:of|for|behind)\b", re.I)
@@ -491,7 +492,7 @@ class Analyzer:
                                                       if t != "definition"):
             # "what's the most common cause of X?" asks for the cause, not for what a cause is
             found = tuple(t for t in found if t != "definition")
-        bare = re.sub(r"[?!.]+$", "", text.strip()).split()
+        bare = re.sub(r"[?!.]+$", "", _SAID.sub("", text).strip()).split()  # "neurosurgeons you mentioned?": what they are
         if (not found and 0 < len(bare) <= 4 and not _QUESTION_START.match(text)
                 and not any(can_be_verb(w.lower()) for w in bare[1:])):
             return ("definition",)  # "tell me about osteoporosis", "VCF?": what it is

@@ -223,3 +223,9 @@ def test_words_carried_from_earlier_turns_do_not_make_a_partial_answer(chain):
 
 def test_a_question_about_the_doctor_is_not_a_personal_decision(chain):
     assert ask(chain, "what training should my doctor have?")["notice"] == ""
+
+
+def test_the_last_one_you_mentioned_is_asked_what_it_is(chain):
+    history = [("user", "which kinds of doctors do this procedure?")]
+    history.append(("assistant", ask(chain, history[0][1])["answer"]))
+    assert ask(chain, "and the last one you mentioned?", history)["answer"].startswith("Neurosurgeons are specialists")
