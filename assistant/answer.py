@@ -159,8 +159,11 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
                 continue  # weaker, unless the best passage goes on with the kind of answer asked for
             group = [(c.chunk_id, c.n)]
             before = (c.chunk_id, c.n - 1)
-            if _NEEDS_BEFORE.match(c.text) and score_of.get(before, 0.0) >= ANTECEDENT_RATIO * p:
-                group.insert(0, before)  # "It involves ..." after what "it" is, when that answers nearly as well
+            if (_NEEDS_BEFORE.match(c.text) and score_of.get(before, 0.0) >= ANTECEDENT_RATIO * p
+                    and not _NEEDS_BEFORE.match(by_key[before].text)):
+                # "It involves ..." after what "it" is, when that answers nearly as well; a sentence that needs
+                # one itself ("Their training ..." before "They are skilled ...") does not say what "they" are
+                group.insert(0, before)
             nxt = (c.chunk_id, c.n + 1)
             if nxt in by_key and (_NEEDS_BEFORE.match(by_key[nxt].text) or c.text.rstrip().endswith(":")):
                 group.append(nxt)  # the sentence that completes this one comes along

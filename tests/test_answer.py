@@ -166,3 +166,10 @@ def test_when_the_best_section_gives_the_kind_asked_for_the_others_quoted_do_too
     assert (cause.chunk_id, cause.n) not in parts.generator.select(crowded, "", 4)  # a "Causes" section
     untyped = replace(crowded, part=replace(result.part, types=()))
     assert (cause.chunk_id, cause.n) in parts.generator.select(untyped, "", 4)
+
+
+def test_a_sentence_that_needs_an_antecedent_itself_is_not_put_first_as_one(chain):
+    # "Their training provides ..." comes before "They are skilled ... restore vertebral height" in the source,
+    # but says no more who "they" are: the sentence that answers leads
+    out = ask(chain, "the bone specialist said it would straighten me up a bit, is that right?")
+    assert out["answer"].startswith("They are skilled in treating spinal trauma and deformity")
