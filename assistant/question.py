@@ -49,6 +49,7 @@ STATEMENT_WEIGHT = 1.0  # ...unless "that" points at the story: then as much as 
 PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a name (an insurer, a brand)
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
 MAX_PARTS = 4
+_EMBEDDED_WHO = re.compile(r"\b(we|i|you|they|he|she|to)\s+([a-z]+)\s+who\b", re.I)
 _SAID = re.compile(r"\s+(?:that\s+|which\s+)?(?:you|it)\s+(?:mentioned|said|listed|named|gave|talked about)\b", re.I)
 # "what is the (main) <noun> of/for X?": the noun names what is asked (a cause, the symptoms, a treatment)
 _RELATION_OF = re.compile(r"^\W*what(?:'?s|’s| is| are| was| were)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?P<noun>[\w-]+)\s+"
@@ -487,6 +488,8 @@ class Analyzer:
     def types_of(self, text: str) -> tuple[str, ...]:
         text = _HEDGES.sub("", text)  # "what do they actually do?" asks what "what do they do?" asks
         found = tuple(name for name, rx in self.types.items() if rx.search(text))
+        if "who" in found and not self.types["who"].search(_embedded_who(text)):
+            found = tuple(t for t in found if t != "who")  # "what should we check when we pick who does it?": advice
         relation = _RELATION_OF.match(text)
         if relation and "definition" in found and any(self.types[t].search(relation.group("noun")) for t in found
                                                       if t != "definition"):
@@ -655,6 +658,13 @@ def _gapped(stemmed_phrase: str) -> re.Pattern:
     """A lay phrase (by stems) with up to two words between its words: "a big open back operation" holds
     "big operation" and "open operation"."""
     return re.compile(" " + r"(?: \S+){0,2} ".join(re.escape(w) for w in stemmed_phrase.split()) + " ")
+
+
+def _embedded_who(text: str) -> str:
+    """The text with a "who" that opens a clause after a verb taking one ("when we pick who does it", "how
+    do I know who to trust") made "someone": that is what is done, not a question who does it."""
+    return _EMBEDDED_WHO.sub(lambda m: m.group(0) if not can_be_verb(m.group(2).lower()) else
+                             f"{m.group(1)} {m.group(2)} someone", text)
 
 
 def _refers_back(text: str) -> bool:

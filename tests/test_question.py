@@ -441,3 +441,15 @@ def test_a_demonstrative_before_a_noun_names_its_own_thing(chain):
                      "radiology people I wouldn't be cut open?", [("user", "What do interventional radiologists do?"),
                                                                   ("assistant", "Interventional Radiologists ...")])
     assert out["kind"] == "answer" and "incisions" in out["answer"]
+
+
+def test_who_after_a_verb_is_what_is_done_not_the_question(chain):
+    # "when we pick who does it": choosing is asked about, not who does it
+    assert chain.analyzer.types_of("What should we be checking when we pick who does it?") == ("advice",)
+    assert chain.analyzer.types_of("who does it?") == ("who",)
+    assert "who" in chain.analyzer.types_of("what should I ask the doctor who does it")  # a relative clause
+
+
+def test_picking_a_doctor_is_choosing_one(chain):
+    out = ask(chain, "My dad's been told he needs kyphoplasty. What should we be checking when we pick who does it?")
+    assert out["kind"] == "answer" and "number of procedures" in out["answer"]
