@@ -376,6 +376,7 @@ class AssistantChain(Runnable[Any, dict]):
         results = RunnableLambda(lambda q: self.search(q, vectors, parts, top_k=settings.top_k),
                                  name="retriever").invoke(question, config)
         coverage = parts.grounder.assess(question, results)
+        coverage = parts.grounder.with_story_things(coverage, question, parts.analyzer.story_things(question))
         passages = _merge([r.passages for r in results])
         out.update(search_query=question.search, passages=[_passage_info(p) for p in passages],
                    kind=coverage.verdict, missing=list(coverage.missing), notes=list(coverage.notes))

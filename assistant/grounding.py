@@ -230,6 +230,19 @@ class Grounder:
         result.covered = True
         return result
 
+    def with_story_things(self, coverage: Coverage, question: Question, named: list[Term]) -> Coverage:
+        """A declined message whose story names things the corpus lacks ("I'm on warfarin for my heart.
+        Can I still have kyphoplasty?") names them in its note too: that is what the source is silent on."""
+        if coverage.verdict != "not_covered":
+            return coverage
+        said = {w for r in coverage.parts for w in r.absent}
+        things = [t.word for t in named if t.word not in said and not self.in_corpus(t) and not names_no_thing(t.word)
+                  and not near_function_word(t.word)]
+        if not things:
+            return coverage
+        note = "mention " + _join(_as_typed(w, " ".join(question.story)) for w in dict.fromkeys(things))
+        return replace(coverage, notes=(note, *coverage.notes), missing=(*things, *coverage.missing))
+
     def _story_in_corpus(self, question: Question) -> bool:
         """The story around the question names what the corpus is about ("...five weeks after my
         kyphoplasty. Will I be OK to fly?"): the message is on the corpus's subject even when the

@@ -459,6 +459,15 @@ class Analyzer:
     def _names(self, text: str) -> list[Term]:
         return [t for t in self.terms(text, text) if t.specific] if text else []
 
+    def story_things(self, question: Question) -> list[Term]:
+        """The named things of the story told around the question ("warfarin", "dementia"): words that
+        cannot be verbs ("aches", "bruise", "travels" can be what someone does), not its people ("Dr Osei",
+        "her oncologist"). What a "not covered" note may name."""
+        story = " ".join(question.story)
+        people = _titled_names(story)
+        return [t for t in self._names(story) if t.word not in people and not _AGENT_NOUN.match(t.word)
+                and not can_be_verb(t.word)]
+
     def with_glossary(self, text: str, terms: list[Term]) -> tuple[list[Term], list[str]]:
         """Lay phrases of the text ("same day", "bone glue") get their clinical words as alternatives;
         the clinical words are also returned, to widen the search."""

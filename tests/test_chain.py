@@ -244,3 +244,12 @@ def test_warm_up_loads_what_a_declined_question_needs(chain):
                                                ("What does IR stand for?", "Interventional Radiologists (IR)")])
 def test_asked_what_an_abbreviation_means_the_first_sentence_spells_it_out(chain, question, spelled):
     assert spelled in chain.invoke(question)["answer"].split("[1]")[0]
+
+
+def test_a_declined_message_names_the_story_s_things_the_guide_lacks(chain):
+    out = ask(chain, "I'm on warfarin for my heart. Can I still have kyphoplasty?")
+    assert out["abstained"] and out["notes"][0] == "mention warfarin"
+    assert "does not mention warfarin" in out["answer"]
+    # what someone does or feels is no thing to mention ("aches" can be a verb); nor are their people
+    out = ask(chain, "My knees ache and Dr Osei thinks I need it. How long is recovery after kyphoplasty?")
+    assert out["notes"] == ["say how long recovery after kyphoplasty is"]
