@@ -25,6 +25,7 @@ import bisect
 import itertools
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from assistant.neighbours import WordNeighbours
 from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_noun, can_be_verb, names_no_thing, restate
@@ -260,7 +261,7 @@ class Analyzer:
                  neighbours: WordNeighbours | None = None) -> None:
         self.glossary = [([" ".join(words(p)) for p in entry["lay"]], [str(c) for c in entry["clinical"]])
                          for entry in prompts.data("lay_terms.yaml") or []]
-        self._stemmed_glossary = [[" ".join(stem(w) for w in ph.split()) for ph in phrases] for phrases, _ in self.glossary]
+        self._stemmed_glossary = [[" ".join(_base(w) for w in ph.split()) for ph in phrases] for phrases, _ in self.glossary]
         self._glossary_patterns = [[_gapped(st) for st in stemmed] for stemmed in self._stemmed_glossary]
         data = prompts.data("question_types.yaml", ("types", "needs"))
         self.types = {name: re.compile(t["question"], re.I) for name, t in data["types"].items()}
@@ -472,21 +473,22 @@ class Analyzer:
         """Lay phrases of the text ("same day", "bone glue") get their clinical words as alternatives;
         the clinical words are also returned, to widen the search."""
         typed = " " + " ".join(words(text)) + " "
-        low = " " + " ".join(stem(w) for w in words(text)) + " "  # by stem: "thinning bones" is "thin bones"
+        # by stem of the verb's dictionary form: "thinning bones" is "thin bones", "bending over" is "bent over"
+        low = " " + " ".join(_base(w) for w in words(text)) + " "
         expansion: list[str] = []
         out = list(terms)
         for (phrases, clinical), stemmed, patterns in zip(self.glossary, self._stemmed_glossary, self._glossary_patterns):
             # by stem, "compressed" is also "compression": a clinical word typed is not its own lay name
-            clinical_typed = {" ".join(stem(w) for w in words(c)) for c in clinical if f" {' '.join(words(c))} " in typed}
+            clinical_typed = {" ".join(_base(w) for w in words(c)) for c in clinical if f" {' '.join(words(c))} " in typed}
             found = [ph for ph, st, rx in zip(phrases, stemmed, patterns) if rx.search(low) and st not in clinical_typed]
             if not found:
                 continue
             alternatives = frozenset(stem(w) for c in clinical for w in words(c))
             expansion += [c for c in clinical if c not in expansion]
-            phrase_stems = {stem(w) for ph in found for w in words(ph)}
+            phrase_stems = {_base(w) for ph in found for w in words(ph)}
             hit = False
             for i, t in enumerate(out):
-                if t.stem in phrase_stems and not t.carried:
+                if (t.stem in phrase_stems or _base(t.word) in phrase_stems) and not t.carried:
                     out[i] = Term(t.word, t.stem, t.weight, t.specific and not alternatives & self.corpus_stems,
                                   alternatives=t.alternatives | alternatives)
                     hit = True
@@ -667,6 +669,16 @@ def _gapped(stemmed_phrase: str) -> re.Pattern:
     """A lay phrase (by stems) with up to two words between its words: "a big open back operation" holds
     "big operation" and "open operation"."""
     return re.compile(" " + r"(?: \S+){0,2} ".join(re.escape(w) for w in stemmed_phrase.split()) + " ")
+
+
+@lru_cache(maxsize=16384)
+def _base(word: str) -> str:
+    """The stem of a word's dictionary form as a verb ("bent", "bending" -> "bend"; "broke" -> "break"), for
+    matching lay phrases whatever the tense; a word that is no verb keeps its own stem ("bones" -> "bone")."""
+    from lemminflect import getAllLemmas
+
+    lemma = getAllLemmas(word).get("VERB")  # a known verb only: no guessing ("orthopods" is no verb)
+    return stem(lemma[0] if lemma else word)
 
 
 def _embedded_who(text: str) -> str:

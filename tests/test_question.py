@@ -44,6 +44,12 @@ def test_lay_phrases_match_by_stem(analyse):
     assert "osteoporosi" in terms["thinning"].alternatives  # "thin bones" in the glossary, "thinning" typed
 
 
+def test_lay_phrases_match_whatever_the_tense(analyse):
+    terms = {t.word: t for t in analyse("Is the bending over caused by the fractures?").parts[0].terms}
+    assert "kyphosi" in terms["bending"].alternatives  # "bent over" in the glossary
+    assert analyse("And the orthopods?").parts[0].terms[0].alternatives  # no verb: its own stem, still "orthopod"
+
+
 def test_words_the_story_quotes_are_what_that_asks_about(analyse):
     q = analyse("I had a bad time with an operation years ago. The doctor said this one is done 'through the skin'. "
                 "What does that actually mean?")
