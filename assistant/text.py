@@ -153,6 +153,7 @@ class Speller:
         self.vocabulary = frozenset(w for w in vocabulary if len(w) >= 3)
         self.medical = medical  # medical terms an unknown token may misspell (``_field_typo``)
         self._roots = frozenset(root(stem(w)) for w in self.vocabulary)
+        self._prefixes = frozenset(r[:4] for r in self._roots)  # a cheap test before stemming a candidate
         self._by_initial: dict[str, list[str]] = {}
         for w in sorted(self.vocabulary):
             self._by_initial.setdefault(w[0], []).append(w)
@@ -189,8 +190,9 @@ class Speller:
         (as in ``common_typo``); never an everyday word, so a drug name ("forteo") is not made "forte"."""
         if len(token) < MIN_UNKNOWN_TYPO or is_english(token):
             return None
-        near = sorted(((zipf(w), w) for w in _one_edit(token)
-                       if (w in self.medical or root(stem(w)) in self._roots) and is_english(w)), reverse=True)
+        field = [w for w in _one_edit(token)
+                 if w in self.medical or (w[:4] in self._prefixes and root(stem(w)) in self._roots)]
+        near = sorted(((zipf(w), w) for w in field if is_english(w)), reverse=True)
         if not near:
             return None
         lead = stem(near[0][1])
