@@ -1,4 +1,4 @@
-"""Everyday words of a question matched to the corpus's words by meaning: "pick" -> "choosing",
+"""Everyday words of a question matched to the corpus's words by meaning: "choice" -> "choosing",
 "hurts" -> "pain", "usually" -> "typically".
 
 Patients ask in their own everyday words; the source says the same thing in its own. Stems and word

@@ -281,7 +281,7 @@ class Analyzer:
         self._sorted_vocabulary = sorted(vocabulary)
         self.corpus_stems = frozenset(stem(w) for w in vocabulary)
         self._corpus_roots = frozenset(root(s) for s in self.corpus_stems)
-        self.neighbours = neighbours  # everyday words matched to corpus words by meaning ("pick" -> "choosing")
+        self.neighbours = neighbours  # everyday words matched to corpus words by meaning ("choice" -> "choosing")
         self.topic_stems = topic_stems
         self.medical_terms = medical_terms
         self.default_context = default_context  # what "it" means in a first message (a one-document corpus's title)
