@@ -93,8 +93,11 @@ def related(a: str, b: str) -> float:
     """How well stem ``a`` matches stem ``b``: 1 same stem, ``DERIVED`` same family, else 0."""
     if a == b:
         return 1.0
-    if len(a) >= 4 and len(b) >= 4 and (root(a) == root(b) or root(a) == b or root(b) == a):
-        return DERIVED
+    if len(a) < 4 or len(b) < 4:
+        return 0.0
+    ra, rb = root(a), root(b)
+    if ra == rb or b in (ra, ra + "e") or a in (rb, rb + "e"):
+        return DERIVED  # "treatment"/"treat"; "spinal"/"spine" (a silent e the stemmer keeps)
     return 0.0
 
 
