@@ -159,7 +159,7 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
                 continue  # weaker, unless the best passage goes on with the kind of answer asked for
             group = [(c.chunk_id, c.n)]
             before = (c.chunk_id, c.n - 1)
-            if (_NEEDS_BEFORE.match(c.text) and score_of.get(before, 0.0) >= ANTECEDENT_RATIO * p
+            if (_NEEDS_BEFORE.match(c.text) and before in by_key and score_of[before] >= ANTECEDENT_RATIO * p
                     and not _NEEDS_BEFORE.match(by_key[before].text)):
                 # "It involves ..." after what "it" is, when that answers nearly as well; a sentence that needs
                 # one itself ("Their training ..." before "They are skilled ...") does not say what "they" are
