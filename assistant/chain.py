@@ -121,20 +121,23 @@ class AssistantChain(Runnable[Any, dict]):
         self.rewriter = rewriter or HeuristicRewriter()
         self.source_name = settings.source_name
         # the fixed exemplar lists are embedded once per machine (cached by model and texts), not per index
-        self.safety = Safety(self.prompts, self.source_name, embed=embedder.encode, embed_fixed=lambda texts: cached_vectors(
-            texts, embedder.encode, settings.embedding_model, cache_root().parent / "vectors"),
-            model=redflag_model.load_for(settings.embedding_model))
+        self.safety = Safety(self.prompts, self.source_name, embed=embedder.encode, embed_fixed=self._fixed_vectors,
+                             model=redflag_model.load_for(settings.embedding_model))
         self.safety.warm_up()
         if settings.generator == "llm":
             self.model()  # a missing ASSISTANT_LLM_* setting is reported now, not at the first question
+
+    def _fixed_vectors(self, texts: list[str]) -> np.ndarray:
+        """Texts that are the same at every start (exemplar lists, a corpus's words), embedded once per
+        machine: cached on disk by model and texts."""
+        return cached_vectors(texts, self.embedder.encode, self.settings.embedding_model, cache_root().parent / "vectors")
 
     # -- the parts that depend on the index build -------------------------------------------
     def _build_parts(self, index: Index) -> IndexParts:
         retriever = HybridRetriever(index=index, k=self.settings.top_k)
         grounder = Grounder(index, self.cues, self.ranker, embed=self.embedder.encode)
         titles = {c.title for c in index.chunks}
-        neighbours = WordNeighbours(index.vocab, self.embedder.encode, lambda texts: cached_vectors(
-            texts, self.embedder.encode, self.settings.embedding_model, cache_root().parent / "vectors"))
+        neighbours = WordNeighbours(index.vocab, self.embedder.encode, self._fixed_vectors)
         neighbours.warm_up()  # the corpus words' vectors: made once per machine and vocabulary, then read from disk
         analyzer = Analyzer(self.prompts, index.vocab, grounder.topic_stems, medical_terms(),
                             default_context=titles.pop() if len(titles) == 1 else "", neighbours=neighbours)
@@ -376,7 +379,8 @@ class AssistantChain(Runnable[Any, dict]):
         results = RunnableLambda(lambda q: self.search(q, vectors, parts, top_k=settings.top_k),
                                  name="retriever").invoke(question, config)
         coverage = parts.grounder.assess(question, results)
-        coverage = parts.grounder.with_story_things(coverage, question, parts.analyzer.story_things(question))
+        if coverage.verdict == "not_covered":
+            coverage = parts.grounder.with_story_things(coverage, question, parts.analyzer.story_things(question))
         passages = _merge([r.passages for r in results])
         out.update(search_query=question.search, passages=[_passage_info(p) for p in passages],
                    kind=coverage.verdict, missing=list(coverage.missing), notes=list(coverage.notes))

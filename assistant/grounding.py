@@ -43,7 +43,7 @@ import numpy as np
 
 from assistant.answerability import WEIGHTY, Answerability, Evidence, evidence, unmatched
 from assistant.index import Index
-from assistant.question import STORY_TERM_WEIGHT, Part, Question, Term, specificity
+from assistant.question import STORY_TERM_WEIGHT, Part, Question, Term, in_vocabulary, specificity
 from assistant.ranker import FEATURES, Candidate, Cues, Ranker, features, match_share, term_weights
 from assistant.restate import can_be_noun, names_no_thing
 from assistant.retrieve import Passage
@@ -189,8 +189,7 @@ class Grounder:
 
     def in_corpus(self, term: Term) -> bool:
         """Some corpus word matches the term by stem or word family, or is one of its clinical names."""
-        return bool(term.stem in self.corpus_stems or root(term.stem) in self.corpus_roots
-                    or term.stem in self.corpus_roots or term.alternatives & self.corpus_stems)
+        return in_vocabulary(term, self.corpus_stems, self.corpus_roots)
 
     def lacking(self, part: Part) -> list[tuple[str, float]]:
         """The part's own weighty words (with their weights) that the corpus has nowhere."""
@@ -233,8 +232,6 @@ class Grounder:
     def with_story_things(self, coverage: Coverage, question: Question, named: list[Term]) -> Coverage:
         """A declined message whose story names things the corpus lacks ("I'm on warfarin for my heart.
         Can I still have kyphoplasty?") names them in its note too: that is what the source is silent on."""
-        if coverage.verdict != "not_covered":
-            return coverage
         said = {w for r in coverage.parts for w in r.absent}
         things = [t.word for t in named if t.word not in said and not self.in_corpus(t) and not names_no_thing(t.word)
                   and not near_function_word(t.word)]

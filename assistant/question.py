@@ -195,6 +195,12 @@ class Term:
     pointed: bool = False  # from the story "that" points at ("...thin bones. Is that why?"): asked about
 
 
+def in_vocabulary(term: Term, stems: frozenset[str], roots: frozenset[str]) -> bool:
+    """Some word of a vocabulary (its ``stems``, and their derivational ``roots``) matches the term by stem
+    or word family, or is one of its clinical names."""
+    return bool(term.stem in stems or root(term.stem) in roots or term.stem in roots or term.alternatives & stems)
+
+
 @dataclass(frozen=True)
 class Part:
     """One thing asked."""
@@ -458,7 +464,7 @@ class Analyzer:
         return out
 
     def _names(self, text: str) -> list[Term]:
-        return [t for t in self.terms(text, text) if t.specific] if text else []
+        return [t for t in self.terms(text, text, neighbours=False) if t.specific] if text else []
 
     def story_things(self, question: Question) -> list[Term]:
         """The named things of the story told around the question ("warfarin", "dementia"): words that
@@ -519,7 +525,9 @@ class Analyzer:
 
         return tuple(name for name, rx in self.needs.items() if asks(name, rx))
 
-    def terms(self, text: str, original: str | None = None) -> list[Term]:
+    def terms(self, text: str, original: str | None = None, neighbours: bool = True) -> list[Term]:
+        """The weighted words of a text; ``neighbours=False`` skips looking up the everyday ones' nearest
+        corpus words (for callers that keep only named things, which never get any)."""
         names = _proper_nouns(original or text)
         out: list[Term] = []
         seen: set[str] = set()
@@ -531,15 +539,14 @@ class Analyzer:
             seen.add(s)
             clipped = self.clipped(w) if zipf(w) < EVERYDAY_ZIPF else frozenset()
             out.append(Term(w, s, specificity(w), self.is_specific(w, w in names), alternatives=clipped))
-        return self._with_neighbours(out)
+        return self._with_neighbours(out) if neighbours else out
 
     def _with_neighbours(self, terms: list[Term]) -> list[Term]:
         """An everyday word the corpus lacks (no stem, family or clipped match) gets the corpus words
         nearest in meaning as alternatives (``neighbours.py``); a named thing never does."""
         if self.neighbours is None:
             return terms
-        lacking = [t for t in terms if not t.specific and not t.alternatives & self.corpus_stems
-                   and t.stem not in self.corpus_stems and root(t.stem) not in self._corpus_roots]
+        lacking = [t for t in terms if not t.specific and not in_vocabulary(t, self.corpus_stems, self._corpus_roots)]
         if not lacking:
             return terms
         near = self.neighbours.of(t.word for t in lacking)

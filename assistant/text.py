@@ -196,11 +196,7 @@ class Speller:
         field = [w for w in _one_edit(token)
                  if w in self.medical or (w[:4] in self._prefixes and root(stem(w)) in self._roots)]
         near = sorted(((zipf(w), w) for w in field if is_english(w)), reverse=True)
-        if not near:
-            return None
-        lead = stem(near[0][1])
-        rivals = [z for z, w in near if stem(w) != lead]
-        return None if rivals and near[0][0] - rivals[0] < 1.0 else near[0][1]
+        return near[0][1] if near and _unrivalled(near) else None
 
     @lru_cache(maxsize=8192)  # noqa: B019 - one Speller per index, kept for the process
     def _closest(self, token: str) -> str | None:
@@ -243,12 +239,19 @@ def common_typo(word: str) -> str | None:
     swaps = [w for _, w in near if sorted(w) == sorted(word)]
     if len(swaps) == 1:
         return swaps[0]  # two letters swapped, the commonest slip, keeps every letter typed: "thye" is "they", not "the"
-    lead = stem(near[0][1])  # forms of one word ("usual", "usually" for "usualy") are not rivals
-    rivals = [z for z, w in near if stem(w) != lead]
-    if rivals and near[0][0] - rivals[0] < 1.0:
+    if not _unrivalled(near):
         return None  # "wich": "which" or "with"? Left alone unless one is ten times commoner
+    lead = stem(near[0][1])
     forms = [w for _, w in near if stem(w) == lead]
     return next((w for w in forms if w[-1] == word[-1]), forms[0])  # "finaly" -> "finally", not "final"
+
+
+def _unrivalled(near: list[tuple[float, str]]) -> bool:
+    """The commonest of the candidate words (Zipf, word; commonest first) is at least ten times commoner than
+    any candidate of another word: forms of one word ("usual", "usually" for "usualy") are not rivals."""
+    lead = stem(near[0][1])
+    rivals = [z for z, w in near if stem(w) != lead]
+    return not rivals or near[0][0] - rivals[0] >= 1.0
 
 
 def _one_edit(word: str) -> set[str]:
