@@ -528,7 +528,7 @@ class Analyzer:
     def terms(self, text: str, original: str | None = None, neighbours: bool = True) -> list[Term]:
         """The weighted words of a text; ``neighbours=False`` skips looking up the everyday ones' nearest
         corpus words (for callers that keep only named things, which never get any)."""
-        names = _proper_nouns(original or text)
+        names, acronyms = _proper_nouns(original or text), _acronyms(original or text)
         out: list[Term] = []
         seen: set[str] = set()
         for w in content_words(text):
@@ -538,7 +538,8 @@ class Analyzer:
                 continue
             seen.add(s)
             clipped = self.clipped(w) if zipf(w) < EVERYDAY_ZIPF else frozenset()
-            out.append(Term(w, s, specificity(w), self.is_specific(w, w in names), alternatives=clipped))
+            out.append(Term(w, s, specificity(w), self.is_specific(w, w in names, w in acronyms),
+                            alternatives=clipped))
         return self._with_neighbours(out) if neighbours else out
 
     def _with_neighbours(self, terms: list[Term]) -> list[Term]:
@@ -563,11 +564,14 @@ class Analyzer:
         longer = {stem(w) for w in itertools.takewhile(lambda w: w.startswith(word), following) if len(w) >= len(word) + 3}
         return frozenset(longer) if len(longer) <= MAX_CLIPPED else frozenset()
 
-    def is_specific(self, word: str, capitalised: bool = False) -> bool:
-        """A named thing: a medical term, a rare word (a drug, a brand) or a name (an insurer)."""
+    def is_specific(self, word: str, capitalised: bool = False, acronym: bool = False) -> bool:
+        """A named thing: a medical term, a rare word (a drug, a brand), a name (an insurer) or an
+        abbreviation typed in capitals ("NHS", "MRI")."""
         z = zipf(word)
         if lemma_zipf(word) >= EVERYDAY_ZIPF:
             return False  # an everyday word, or an inflection of one ("carries", "treatments")
+        if acronym:
+            return True
         if word in self.medical_terms or american(word) in self.medical_terms or (capitalised and z < PROPER_NOUN_ZIPF):
             return True
         if z >= RARE_ZIPF or len(word) < 5:
@@ -735,6 +739,14 @@ def _titled_names(text: str) -> set[str]:
 
 _GLOSS = re.compile(r"\b([A-Za-z][\w-]*)\s*\(([^()]{2,80})\)")
 _TITLED = re.compile(r"\b(?:dr|mr|mrs|ms|miss|prof|professor|doctor|nurse|sister)\.?\s+([A-Z][\w'-]+)", re.I)
+
+
+def _acronyms(text: str) -> set[str]:
+    """Words of two to five letters typed in capitals ('NHS', 'MRI'; lower-cased), unless half the
+    message is in capitals (shouting says nothing about names)."""
+    words = re.findall(r"[A-Za-z]+", text)
+    caps = [w for w in words if w.isupper() and 2 <= len(w) <= 5]
+    return {w.lower() for w in caps} if len(caps) * 2 <= len(words) else set()
 
 
 def _proper_nouns(text: str) -> set[str]:

@@ -245,6 +245,18 @@ def test_named_things_are_specific_and_everyday_words_are_not(analyse):
     assert terms["alendronate"].weight > terms["matter"].weight
 
 
+def test_an_abbreviation_typed_in_capitals_is_a_named_thing(analyse, chain):
+    # "nhs" is as common in English as a name needs to be to count as everyday-ish (zipf 4.0); in capitals
+    # it names something, which the guide must then contain
+    terms = {t.word: t for t in analyse("How do I get referred to a radiologist on the NHS?").parts[0].terms}
+    assert terms["nhs"].specific
+    assert not {t.word: t for t in analyse("how do i get referred on the nhs?").parts[0].terms}["nhs"].specific
+    shouted = analyse("WHAT IS THE NHS WAITING TIME FOR THIS").parts[0].terms
+    assert not any(t.specific and t.word in {"nhs", "time"} for t in shouted)  # shouting names nothing
+    out = ask(chain, "How do I get referred to an interventional radiologist on the NHS?")
+    assert out["kind"] != "answer" and "NHS" in out["answer"]
+
+
 @pytest.mark.parametrize("word", ["carries", "treatments", "performs", "damaged", "medicines"])
 def test_an_inflection_of_an_everyday_word_is_not_a_named_thing(chain, word):
     # rarer than its dictionary form ("carries" 4.2 against "carry" 4.9), but no more a named thing
