@@ -17,6 +17,9 @@ either. A part is answered unless one of these holds:
    cement..."): ``answerability.py``. That model judges self-contained one-part questions; a part of
    a multi-part message is not answered when its weightiest own word is nowhere in the corpus
    ("Where is it done, and can the cement dissolve?").
+   The same holds for any part whose "which"/"what" asks for a kind of thing the corpus never
+   names, by a word as weighty ("Which painkillers am I allowed?", "what brace will I need?"): the
+   answer would have to name one.
 3. **The answer type is missing** (a price, a duration, a figure, a ranking; ``needs`` in
    ``prompts/question_types.yaml``) and the retrieved sentences that answer best hold no such
    statement. For figures (``partial``), when those sentences still answer the rest of the part
@@ -52,6 +55,8 @@ from assistant.text import STOPWORDS, content_words, near_function_word, root, s
 TOPIC_SHARE = 0.8  # a stem in at least this share of all chunks is the corpus's topic ("kyphoplasty")
 SILENT_WORD = 0.9  # an own word this weighty that the corpus never uses leaves a part of several unanswered
 CONFIDENT = 0.6  # no answerability model: quote an answer lacking the asked-for figures when the ranker is this sure
+# the noun a "which"/"what" asks for: "which painkillers", "what kind of brace"
+_ASKED_NOUN = re.compile(r"\b(?:which|what)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?([a-z]+)\b", re.I)
 NEED_WINDOW = 0.5  # sentences scoring at least this share of the best are searched for the needed statement
 OFF_TOPIC_COS = 0.25  # below this best passage similarity, with no corpus word asked, a message is off-topic
 
@@ -187,6 +192,12 @@ class Grounder:
         return tuple(t.word for t in part.specific if not near_function_word(t.word) and not self.in_corpus(t)
                      and not any(rx.search(t.word) for rx in asking))
 
+    def asked_for_absent(self, part: Part) -> tuple[str, ...]:
+        """The noun a "which"/"what" asks for, when it is as weighty as a part's key word (``SILENT_WORD``)
+        and the corpus has it nowhere (``lacking``)."""
+        nouns = {m.group(1).lower() for m in _ASKED_NOUN.finditer(part.text)}
+        return tuple(w for w, weight in self.lacking(part) if w in nouns and weight >= SILENT_WORD and can_be_noun(w))
+
     def in_corpus(self, term: Term) -> bool:
         """Some corpus word matches the term by stem or word family, or is one of its clinical names."""
         return in_vocabulary(term, self.corpus_stems, self.corpus_roots)
@@ -210,6 +221,9 @@ class Grounder:
         result.absent = self.absent(part)
         if result.absent:
             return result
+        result.absent = self.asked_for_absent(part)
+        if result.absent:
+            return result  # "which painkillers ...?": the answer would name one, and the corpus names none
         if result.best < self.threshold:
             return result  # nothing retrieved is likely to answer
         if self.one_topic and result.words_found < self.ranker.min_words_found and result.best < self.ranker.confident:

@@ -22,6 +22,9 @@ def test_the_guide_is_about_kyphoplasty(chain):
     ("Can the cement leak out?", "say whether the cement can leak out"),
     ("Will the cement wear out after a few years?", "say whether the cement will wear out after a few years"),
     ("does the cement go hard straight away?", "say whether the cement goes hard straight away"),
+    # the noun "which"/"what" asks for, a weighty word the guide never uses: the answer would have to name one
+    ("Which painkillers am I allowed after the procedure?", "mention painkillers"),
+    ("what kind of brace will I need afterwards?", "mention brace"),
     # "the procedure" only points at the subject: the story's drug is what "it" is
     ("My doctor put me on alendronate. Will he stop it before the procedure?", "mention alendronate"),
     ("My mum is on alendronate. Will she have to stop beforehand?", "mention alendronate"),  # "she": still the drug
