@@ -408,7 +408,8 @@ class Analyzer:
             options = self._options(story, {t.word for t in named}) if bare else set()
             for text, names_only in sources:
                 terms, _ = self.with_glossary(text, self.terms(text, text)) if text else ([], [])
-                people = _titled_names(text) if names_only else set()  # "Dr Osei": context, never required
+                # "Dr Osei", "in Dorset": who and where, context never required
+                people = _titled_names(text) | _places(text) if names_only else set()
                 terms = [replace(t, specific=True) if names_only and t.word in options else t for t in terms]
                 for t in terms:
                     known = t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
@@ -419,7 +420,7 @@ class Analyzer:
                     if names_only and to_a_thing and self.people.search(t.word):
                         continue  # the people of the story are not what "it" is
                     seen.add(t.stem)
-                    # never required of the corpus: the story's people ("Dr Osei", "her oncologist"), a word
+                    # never required of the corpus: the story's people ("Dr Osei", "her oncologist") and places, a word
                     # that only says which kind of a corpus thing it is ("breast" in "breast cancer") and one
                     # that names no thing ("diagnosed" in "he was diagnosed with gout")
                     required = refers_back and t.specific and not (
@@ -737,6 +738,13 @@ def _titled_names(text: str) -> set[str]:
     return {m.group(1).lower() for m in _TITLED.finditer(text) if m.group(1)[0].isupper()}
 
 
+def _places(text: str) -> set[str]:
+    """Names after a preposition of place ("a care home in Dorset", "lives outside Cork"), lower-cased:
+    where the story happens, not what is asked about."""
+    return {m.group(1).lower() for m in _PLACE.finditer(text)}
+
+
+_PLACE = re.compile(r"\b(?:in|at|near|outside|around|from)\s+([A-Z][a-z'-]+)")
 _GLOSS = re.compile(r"\b([A-Za-z][\w-]*)\s*\(([^()]{2,80})\)")
 _TITLED = re.compile(r"\b(?:dr|mr|mrs|ms|miss|prof|professor|doctor|nurse|sister)\.?\s+([A-Z][\w'-]+)", re.I)
 

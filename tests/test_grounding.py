@@ -40,6 +40,12 @@ def test_a_person_s_name_in_the_story_is_never_required_of_the_corpus(chain):
     assert out["kind"] == "answer" and "training" in out["answer"]
 
 
+def test_a_place_in_the_story_is_never_required_of_the_corpus(chain):
+    out = ask(chain, "We live outside Harrogate and my husband is booked in for his kyphoplasty next month. "
+                     "Where is this usually done?")
+    assert out["kind"] == "answer" and "outpatient" in out["answer"]
+
+
 def test_a_recall_word_does_not_spare_a_new_question_the_answerability_check(chain):
     history = [("user", "Who performs kyphoplasty?"), ("assistant", ask(chain, "Who performs kyphoplasty?")["answer"])]
     out = ask(chain, "Remind me, can the cement leak out?", history)
