@@ -96,6 +96,7 @@ UNTUNED = {"evals/patients-untuned.yaml": "4acc84c1908fa0f2f3ecd906c334726ddfd51
            "evals/patients-3-untuned.yaml": "96af44a3a175e7c5e995bb89740607172b3cb285d69a00bd8f65d246bc2bae86",
            "evals/patients-4-untuned.yaml": "5adbb5bd5d341582a9fe279fb1ad2c3950e0cc82332d6d4fe3e928b1946d749e",
            "evals/patients-5-untuned.yaml": "a3099db79d1e18049adbd08128dcde993c59459ae4612d001146a32ef5f04910",
+           "evals/patients-6-untuned.yaml": "c1038c0b48983600a841ec72d0ec5cd3dc8068f037d6344586043bcf63be690f",
            "evals/redflags-untuned.yaml": "da71b8eeb019a83bd90aea6ae14a83d25973328ecbea0ef9b434aebe12b24a0c",
            "evals/redflags-2-untuned.yaml": "e72fc11e79db7520d9067ca0a24e8fd5725bb7ce66bb1e459276421debc33a17",
            "evals/redflags-3-untuned.yaml": "c820e2962f2c3cd9889e044888c3111742b528636506bd8b9542a091a87f7801",
