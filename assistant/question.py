@@ -587,7 +587,8 @@ def _rejoin(clauses: list[str]) -> list[str]:
     for clause in clauses:
         words_ = clause.lower().split()
         if (out and not re.search(r"[.?!;]\s*$", out[-1]) and len(words_) > 1 and words_[0] in MODALS
-                and words_[1] not in _SUBJECTS and can_be_verb(words_[1]) and words_[1] not in AUX):
+                and words_[1] not in _SUBJECTS and can_be_verb(words_[1]) and words_[1] not in AUX
+                and not words_[1].endswith("ing")):  # "can eating better stop it?": a gerund is a new subject
             out[-1] = f"{out[-1]} and {clause}"
         else:
             out.append(clause)

@@ -150,6 +150,8 @@ def test_a_clause_going_on_without_its_own_subject_belongs_to_the_question_befor
     parts = analyse("Does that mean his spine is unstable and could give way any minute?").parts
     assert len(parts) == 1 and parts[0].text.endswith("could give way any minute?")
     assert len(analyse("who does it and can it be done as a day case?").parts) == 2
+    # after the modal a gerund is the new question's subject, not a verb going on from the first
+    assert len(analyse("what does osteoporosis do to your bones, and can walking more stop it?").parts) == 2
 
 
 @pytest.mark.parametrize("message, asked", [
