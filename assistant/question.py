@@ -51,6 +51,8 @@ PROPER_NOUN_ZIPF = 4.0  # a capitalised word mid-sentence rarer than this is a n
 RARE_ZIPF = 2.0  # a word rarer than this (a drug, a procedure, a brand) is a named thing
 MAX_PARTS = 4
 _EMBEDDED_WHO = re.compile(r"\b(we|i|you|they|he|she|to)\s+([a-z]+)\s+who\b", re.I)
+_RELATIVE_WHO = re.compile(r"\b((?:a|an|the|any|every|one|my|your|his|her|their|our)\s+([a-z]+)|someone|somebody|anyone|"
+                           r"anybody|people|those)\s+who\b", re.I)
 _SAID = re.compile(r"\s+(?:that\s+|which\s+)?(?:you|it)\s+(?:mentioned|said|listed|named|gave|talked about)\b", re.I)
 # "what is the (main) <noun> of/for X?": the noun names what is asked (a cause, the symptoms, a treatment)
 _RELATION_OF = re.compile(r"^\W*what(?:'?s|’s| is| are| was| were)\s+(?:the\s+)?(?:[\w-]+\s+){0,3}?(?P<noun>[\w-]+)\s+"
@@ -696,7 +698,11 @@ def _base(word: str) -> str:
 
 def _embedded_who(text: str) -> str:
     """The text with a "who" that opens a clause after a verb taking one ("when we pick who does it", "how
-    do I know who to trust") made "someone": that is what is done, not a question who does it."""
+    do I know who to trust") made "someone": that is what is done, not a question who does it; and one
+    after a person ("a doctor who does loads of these", "someone who has had it") made "that": it says
+    which person, it asks nobody's name."""
+    text = _RELATIVE_WHO.sub(lambda m: f"{m.group(1)} that" if not m.group(2) or can_be_noun(m.group(2).lower())
+                             else m.group(0), text)
     return _EMBEDDED_WHO.sub(lambda m: m.group(0) if not can_be_verb(m.group(2).lower()) else
                              f"{m.group(1)} {m.group(2)} someone", text)
 

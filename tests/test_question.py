@@ -467,7 +467,10 @@ def test_who_after_a_verb_is_what_is_done_not_the_question(chain):
     # "when we pick who does it": choosing is asked about, not who does it
     assert chain.analyzer.types_of("What should we be checking when we pick who does it?") == ("advice",)
     assert chain.analyzer.types_of("who does it?") == ("who",)
-    assert "who" in chain.analyzer.types_of("what should I ask the doctor who does it")  # a relative clause
+    # a "who" after a person says which person (a relative clause): it asks nobody's name
+    assert chain.analyzer.types_of("what should I ask the doctor who does it") == ("advice",)
+    assert "who" not in chain.analyzer.types_of("Is a surgeon who does loads of these likely to be more careful?")
+    assert chain.analyzer.types_of("so who does them, a surgeon?") == ("who",)
 
 
 def test_picking_a_doctor_is_choosing_one(chain):
