@@ -284,7 +284,8 @@ class Analyzer:
         self._idioms = re.compile(r"\b(" + "|".join(re.escape(k).replace(r"\ ", r"\s+") for k in
                                                    sorted(idioms, key=len, reverse=True)) + r")\b", re.I) if idioms else None
         self._plain = {" ".join(k.lower().split()): v for k, v in idioms.items()}
-        self.speller = Speller(vocabulary, medical_terms)
+        lay_words = frozenset(w for phrases, _ in self.glossary for p in phrases for w in p.split())
+        self.speller = Speller(vocabulary, medical_terms, lay_words)
         self.vocabulary = vocabulary
         self._sorted_vocabulary = sorted(vocabulary)
         self.corpus_stems = frozenset(stem(w) for w in vocabulary)

@@ -49,6 +49,7 @@ EVERYDAY_ZIPF = 4.5  # words at least this common in English are everyday words,
 UNKNOWN_ZIPF = 1.0  # below this, wordfreq has (almost) never seen the word: a typo or a rare name
 COMMON_WORDS = 12000  # how many of the commonest English words a rare word may be a typo of
 MIN_UNKNOWN_TYPO = 6  # letters: a shorter unknown token may be a name or a code
+MIN_LAY_TYPO = 4  # letters of a lay word a typo may be corrected to (a shorter one is too easily hit by chance)
 COMMON_TYPO_GAP = 2.5  # a known word one edit from a corpus word 10**2.5 times commoner is a common typo ("symtoms")
 INFLECTION_SPAN = 3  # an inflection is at most this many letters longer or shorter than its word ("collapse"/"collapsing")
 
@@ -152,9 +153,11 @@ class Speller:
     (< 4 letters) and tokens with digits ("ADCY5") are left alone.
     """
 
-    def __init__(self, vocabulary: Iterable[str], medical: frozenset[str] = frozenset()) -> None:
+    def __init__(self, vocabulary: Iterable[str], medical: frozenset[str] = frozenset(),
+                 lay: frozenset[str] = frozenset()) -> None:
         self.vocabulary = frozenset(w for w in vocabulary if len(w) >= 3)
         self.medical = medical  # medical terms an unknown token may misspell (``_field_typo``)
+        self.lay = frozenset(w for w in lay if len(w) >= MIN_LAY_TYPO)  # lay names of corpus concepts ("keyhole")
         self._roots = frozenset(root(stem(w)) for w in self.vocabulary)
         self._prefixes = frozenset(r[:4] for r in self._roots)  # a cheap test before stemming a candidate
         self._by_initial: dict[str, list[str]] = {}
@@ -168,13 +171,17 @@ class Speller:
         if dropped_g(t):
             return token + "g"  # "shrinkin", "feelin": an -ing word typed as said
         fixed = self._closest(t)
+        if fixed is not None and _edits(_as_said(t), _as_said(fixed)) > 1:
+            fixed = common_typo(t) or fixed  # the nearer everyday word: "thhing" is "thing", not the corpus's "timing"
         if fixed is None or (is_english(t) and not (zipf(fixed) - zipf(t) >= COMMON_TYPO_GAP and _edits(t, fixed) <= 1)):
-            return common_typo(t) or self._field_typo(t) or token  # a real word ("plain", "injection") is kept
+            # a real word ("plain", "injection") is kept
+            return common_typo(t) or self._field_typo(t) or self._lay_typo(t) or token
         return fixed
 
     def correct(self, text: str) -> str:
         """The text with typos of corpus words fixed; everything else kept as it was."""
-        return re.sub(r"(?<![\w'’-])[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]", lambda m: self._token(m.group(0)), text)
+        # a word in quotes ("'kyphois' was on the report") is a word too; a letter after an apostrophe inside one is not
+        return re.sub(r"(?<![\w-])(?<!\w['’])[A-Za-z][A-Za-z0-9'’-]*[A-Za-z0-9]", lambda m: self._token(m.group(0)), text)
 
     def _token(self, token: str) -> str:
         head, apostrophe, tail = re.split(r"(['’])", token, maxsplit=1) if re.search(r"['’]", token) else (token, "", "")
@@ -199,11 +206,24 @@ class Speller:
         return near[0][1] if near and _unrivalled(near) else None
 
     @lru_cache(maxsize=8192)  # noqa: B019 - one Speller per index, kept for the process
+    def _lay_typo(self, token: str) -> str | None:
+        """The lay name of a corpus concept an unknown token misspells by one edit ("keyholle" -> "keyhole",
+        "hunnch" -> "hunch", "bakcbone" -> "backbone"): tried after the everyday words (``common_typo``),
+        so "thinng" is "thing", not the "thin" of "thin bones"."""
+        if len(token) < MIN_LAY_TYPO + 1 or is_english(token):
+            return None
+        said = _as_said(token)
+        near = sorted(((zipf(w), w) for w in self.lay if abs(len(w) - len(token)) <= 1 and _edits(said, _as_said(w)) <= 1),
+                      reverse=True)
+        return near[0][1] if near and _unrivalled(near) else None
+
+    @lru_cache(maxsize=8192)  # noqa: B019 - one Speller per index, kept for the process
     def _closest(self, token: str) -> str | None:
         from rapidfuzz.distance import DamerauLevenshtein
 
         limit = 1 if len(token) < 6 else 2 if len(token) < 10 else 3
         best, best_d = None, limit + 1
+        said = _as_said(token)
         for initial in {token[0], *(_SOUND_ALIKE.get(token[0], ""))}:
             for w in self._by_initial.get(initial, ()):
                 if abs(len(w) - len(token)) > limit + INFLECTION_SPAN:
@@ -211,10 +231,15 @@ class Speller:
                 for form in _forms(w):  # "surgen" is one letter from "surgeon"; "colapsing" from "collapsing"
                     if abs(len(form) - len(token)) > limit:
                         continue
-                    d = DamerauLevenshtein.distance(token, form, score_cutoff=limit)
+                    d = DamerauLevenshtein.distance(said, _as_said(form), score_cutoff=limit)
                     if d < best_d or (d == best_d and best is not None and zipf(form) > zipf(best)):
                         best, best_d = form, d
         return best
+
+
+def _as_said(word: str) -> str:
+    """"ph" written as it sounds: "kyfolasty" is one letter from "kyphoplasty", not three."""
+    return word.replace("ph", "f")
 
 
 def dropped_g(word: str) -> bool:

@@ -97,3 +97,24 @@ def test_an_unknown_token_one_edit_from_a_word_of_the_field_is_that_word(typo, f
 @pytest.mark.parametrize("name", ["forteo", "tymlos", "romosozumab"])  # drugs: "forteo" is one edit from "forte"
 def test_an_unknown_name_is_not_made_an_everyday_word(name):
     assert Speller(VOCAB, frozenset({"anesthesia"})).correct_word(name) == name
+
+
+def test_ph_written_as_it_sounds_is_one_letter_not_three():
+    assert Speller(VOCAB).correct_word("kyfolasty") == "kyphoplasty"  # "ph" as "f", and a letter dropped
+
+
+def test_a_word_in_quotes_is_corrected_too():
+    assert Speller(VOCAB).correct("What does 'kyphoplasy' mean?") == "What does 'kyphoplasty' mean?"
+    assert Speller(VOCAB).correct("they'd said o'clock") == "they'd said o'clock"  # a letter after an apostrophe
+
+
+@pytest.mark.parametrize("typo, fixed", [("keyholle", "keyhole"), ("bakcbone", "backbone"), ("hunnch", "hunch"),
+                                         ("thinng", "thing"),  # the everyday word first: not the "thin" of "thin bones"
+                                         ("prolia", "prolia")])  # a name one edit from nothing lay is kept
+def test_typos_of_lay_words_are_corrected(typo, fixed):
+    speller = Speller(VOCAB, lay=frozenset({"keyhole", "backbone", "hunch", "thin", "bones"}))
+    assert speller.correct_word(typo) == fixed
+
+
+def test_the_nearer_everyday_word_beats_a_corpus_word_two_letters_away():
+    assert Speller(["timing", "imaging"]).correct_word("thhing") == "thing"
