@@ -57,6 +57,8 @@ SILENT_WORD = 0.9  # an own word this weighty that the corpus never uses leaves 
 CONFIDENT = 0.6  # no answerability model: quote an answer lacking the asked-for figures when the ranker is this sure
 # the noun a "which"/"what" asks for: "which painkillers", "what kind of brace"
 _ASKED_NOUN = re.compile(r"\b(?:which|what)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?([a-z]+)\b", re.I)
+# a part comparing the story's things ("...vertebroplasty and kyphoplasty. What's the difference between the two?")
+_COMPARING = re.compile(r"\b(?:diff\w*|compar\w*|versus|vs|the two|both|either)\b", re.I)
 NEED_WINDOW = 0.5  # sentences scoring at least this share of the best are searched for the needed statement
 OFF_TOPIC_COS = 0.25  # below this best passage similarity, with no corpus word asked, a message is off-topic
 
@@ -77,6 +79,7 @@ class PartResult:
     fetched: list[Passage] = field(default_factory=list)  # every passage searched
     typed: frozenset = frozenset()  # (chunk id, sentence) of candidates with cue words of the asked answer type
     silent: bool = False  # not answered because the other side of its comparison is not: no note of its own
+    aside: tuple[str, ...] = ()  # named things of the story the corpus lacks, for a part answered without them
     vector: np.ndarray | None = None  # the part as searched, without the corpus's topic words
     evidence: Evidence | None = None  # what the answerability model read (one-topic corpora)
 
@@ -97,6 +100,8 @@ class PartResult:
             return "cover " + _join(labels) if labels else "cover that part of your message"
         if self.unmet:
             return "give " + _join(self.unmet)
+        if self.aside:  # "He had a stroke. Is it done as a day case?": answered, and the stroke is not in the source
+            return "mention " + _join(self.aside)
         return ""
 
 
@@ -220,7 +225,7 @@ class Grounder:
         part = result.part
         result.absent = self.absent(part)
         if result.absent:
-            return result
+            return self._without_story_things(result, judge, one_of_several)
         result.absent = self.asked_for_absent(part)
         if result.absent:
             return result  # "which painkillers ...?": the answer would name one, and the corpus names none
@@ -242,6 +247,25 @@ class Grounder:
         result.unmet = tuple(self.cues.labels[n] for n in unmet)
         result.covered = True
         return result
+
+    def _without_story_things(self, result: PartResult, judge: bool, one_of_several: bool) -> PartResult:
+        """A part declined only for named things of the story ("He had a stroke two years ago. Is it done as
+        a day case?") is decided again as asked of the corpus's subject: when that answers it, it is
+        answered and the note names the story's things; when not ("My mum is on alendronate. Will she
+        have to stop beforehand?"), it stays declined for them. Only a part that asks something of its own
+        in the corpus's words (a weighty word the corpus has) is tried, and never one comparing things."""
+        story = {t.word for t in result.part.terms if t.story and t.carried}
+        asks = [t for t in result.part.terms if not t.carried and not t.kind and t.weight >= WEIGHTY
+                and t.stem not in self.topic_stems and self.in_corpus(t)]
+        if not set(result.absent) <= story or not asks or result.part.compares or _COMPARING.search(result.part.text):
+            return result  # "...radiotherapy. Can I still get it?" asks nothing of its own: it asks about the story
+        part = replace(result.part, terms=tuple(replace(t, specific=False) if t.word in story else t
+                                                for t in result.part.terms))
+        alone = self.decide(replace(result, part=part, absent=()), judge, one_of_several)
+        if not alone.covered:
+            return result
+        alone.aside = result.absent
+        return alone
 
     def with_story_things(self, coverage: Coverage, question: Question, named: list[Term]) -> Coverage:
         """A declined message whose story names things the corpus lacks ("I'm on warfarin for my heart.
@@ -265,6 +289,8 @@ class Grounder:
         self_contained = len(results) == 1 and not question.follow_up
         several = len(results) > 1 and not question.follow_up
         results = [self.decide(r, judge=self_contained, one_of_several=several) for r in results]
+        for r in results:  # as the patient wrote them ("Bupa", "warfarin")
+            r.aside = tuple(_as_typed(w, " ".join(question.story)) for w in r.aside)
         for r in results:  # a difference needs both sides: one the source lacks leaves nothing to compare
             if r.covered and any(o.part.compares == r.part.compares and not o.covered for o in results if o.part.compares):
                 r.covered, r.unmet, r.silent = False, (), True

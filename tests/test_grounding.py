@@ -40,6 +40,22 @@ def test_a_person_s_name_in_the_story_is_never_required_of_the_corpus(chain):
     assert out["kind"] == "answer" and "training" in out["answer"]
 
 
+def test_a_question_of_its_own_is_answered_and_the_story_s_missing_things_named(chain):
+    out = ask(chain, "He had a stroke two years ago and takes clopidogrel. "
+                     "Is it reasonable to expect my doctor to go through the success rates with us?")
+    assert out["kind"] == "partial" and "success rates" in out["answer"]
+    assert out["notes"] == ["mention stroke or clopidogrel"]
+
+
+@pytest.mark.parametrize("question, note", [
+    ("I've had chemotherapy for lymphoma. Can I still have kyphoplasty?", "mention chemotherapy or lymphoma"),
+    ("My GP mentioned sacroplasty and kyphoplasty. What's the difference between the two?", "mention sacroplasty"),
+])
+def test_a_question_about_the_story_s_missing_things_stays_declined(chain, question, note):
+    out = ask(chain, question)
+    assert out["kind"] == "not_covered" and note in out["notes"]
+
+
 def test_a_place_in_the_story_is_never_required_of_the_corpus(chain):
     out = ask(chain, "We live outside Harrogate and my husband is booked in for his kyphoplasty next month. "
                      "Where is this usually done?")

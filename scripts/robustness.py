@@ -1,14 +1,20 @@
-"""How often a question the chain answers is declined once it is typed with slips.
+"""How often a question the chain answers is declined once it is written the way patients write.
 
-    .venv/bin/python scripts/typo_robustness.py [--variants 2] [--seed 7] [--show]
+    .venv/bin/python scripts/robustness.py [--kind typos|story] [--variants 2] [--seed 7] [--show]
 
 Takes the single-message answerable cases of the TUNED eval splits (``evals/kyphoplasty.yaml`` and
 ``evals/*-tuned.yaml``; the untuned halves are never read), keeps those the chain answers as written,
-and types each again ``--variants`` times with slips patients make: two words of five letters or more
-get one slip each (a letter dropped, doubled, swapped with the next one, or a vowel for another), and
-every other variant is also written in text speak ("u", "wot", "b4", "shud") and lower case. It prints
-how many of the variants are no longer answered (declined, or declined in part), and with ``--show``
-each of them with its note. Seeded: the same code gives the same figures.
+and writes each again ``--variants`` times:
+
+- ``typos``: two words of five letters or more get one slip each (a letter dropped, doubled, swapped
+  with the next one, or a vowel for another); every other variant is also in text speak ("u", "wot",
+  "b4", "shud") and lower case.
+- ``story``: a sentence about the patient comes first, naming a condition, a drug, an insurer or a
+  person the guide does not mention ("He's on warfarin for his heart."); the question is still
+  answerable, with a note that the guide does not mention the story's thing.
+
+It prints how many variants are no longer answered (declined; a partial answer counts as answered),
+and with ``--show`` each of them with its note. Seeded: the same code gives the same figures.
 """
 
 from __future__ import annotations
@@ -40,7 +46,18 @@ def slip(word: str, rng: random.Random) -> str:
     return word[:i] + (rng.choice("aeiou") if word[i] in "aeiou" else word[i]) + word[i + 1:]
 
 
-def variant(question: str, n: int, rng: random.Random) -> str:
+# written for this check (not taken from any eval case): a patient's background the guide does not cover
+STORIES = ["Mum has been on alendronate for her bones for years.", "She's had dementia for a while now.",
+           "He's on warfarin for his heart.", "Her GP, Dr Patel, referred her last week.", "He had a stroke two years ago.",
+           "My wife has rheumatoid arthritis and takes methotrexate.", "Dad has diabetes and is a bit overweight.",
+           "We're with Bupa, if that matters."]
+
+
+def with_story(question: str, n: int, rng: random.Random) -> str:
+    return f"{rng.choice(STORIES)} {question}"
+
+
+def with_typos(question: str, n: int, rng: random.Random) -> str:
     tokens = re.findall(r"\w+|\W+", question)
     long_words = [i for i, t in enumerate(tokens) if t.isalpha() and len(t) >= 5]
     for i in rng.sample(long_words, min(2, len(long_words))):
@@ -53,6 +70,7 @@ def variant(question: str, n: int, rng: random.Random) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kind", choices=("typos", "story"), default="typos")
     ap.add_argument("--variants", type=int, default=2)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--show", action="store_true", help="print each declined variant and its note")
@@ -65,20 +83,21 @@ def main() -> int:
     cases = [c for p in paths for c in yaml.safe_load(p.read_text(encoding="utf-8"))
              if c.get("expect", "answer") == "answer" and not c.get("history")]
     rng = random.Random(args.seed)
+    rewrite = with_typos if args.kind == "typos" else with_story
     answered = declined = 0
     for case in cases:
         if chain.invoke({"question": case["question"]})["kind"] != "answer":
             continue
         answered += 1
         for n in range(args.variants):
-            text = variant(case["question"], n, rng)
+            text = rewrite(case["question"], n, rng)
             out = chain.invoke({"question": text})
-            if out["kind"] in ("not_covered", "partial", "off_topic", "unclear"):
+            if out["kind"] in ("not_covered", "off_topic", "unclear"):
                 declined += 1
                 if args.show:
                     print(f"{case['id']}~{n} {out['kind']}: {text[:140]} | note: {out.get('notes')}")
     total = answered * args.variants
-    print(f"{answered} tuned questions answered as written; typed with slips, {declined} of {total} variants "
+    print(f"{answered} tuned questions answered as written; with {args.kind}, {declined} of {total} variants "
           f"({declined / max(1, total):.1%}) are no longer answered")
     return 0
 
