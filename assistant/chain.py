@@ -135,7 +135,8 @@ class AssistantChain(Runnable[Any, dict]):
     # -- the parts that depend on the index build -------------------------------------------
     def _build_parts(self, index: Index) -> IndexParts:
         retriever = HybridRetriever(index=index, k=self.settings.top_k)
-        grounder = Grounder(index, self.cues, self.ranker, embed=self.embedder.encode)
+        grounder = Grounder(index, self.cues, self.ranker, embed=self.embedder.encode,
+                            retrieve=lambda text, vector: retriever.search(text, vector, k=self.settings.top_k * FETCH))
         titles = {c.title for c in index.chunks}
         neighbours = WordNeighbours(index.vocab, self.embedder.encode, self._fixed_vectors)
         neighbours.warm_up()  # the corpus words' vectors: made once per machine and vocabulary, then read from disk

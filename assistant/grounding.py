@@ -121,9 +121,11 @@ class Grounder:
     """Scores candidate sentences with the ranker and decides coverage, for one index."""
 
     def __init__(self, index: Index, cues: Cues, ranker: Ranker,
-                 embed: Callable[[list[str]], np.ndarray] | None = None) -> None:
+                 embed: Callable[[list[str]], np.ndarray] | None = None,
+                 retrieve: Callable[[str, np.ndarray], list[Passage]] | None = None) -> None:
         self.index = index
         self.embed = embed  # for the answerability model's "drop the word and look again"; None: that feature is 0
+        self.retrieve = retrieve  # (text, its vector) -> passages: to search a part again read alone
         self.cues = cues
         self.ranker = ranker
         self.corpus_stems = frozenset(s for stems in index.chunk_stems.values() for s in stems)
@@ -250,22 +252,29 @@ class Grounder:
 
     def _without_story_things(self, result: PartResult, judge: bool, one_of_several: bool) -> PartResult:
         """A part declined only for named things of the story ("He had a stroke two years ago. Is it done as
-        a day case?") is decided again as asked of the corpus's subject: when that answers it, it is
+        a day case?") is decided again as read alone (``Part.alone``: without the story, or with only the
+        sentence just before it, which "is that right?" asks about): when that answers it, it is
         answered and the note names the story's things; when not ("My mum is on alendronate. Will she
-        have to stop beforehand?"), it stays declined for them. Only a part that asks something of its own
-        in the corpus's words (a weighty word the corpus has) is tried, and never one comparing things."""
+        have to stop beforehand?"), it stays declined for them. Only a part that, read so, asks something in
+        the corpus's words (a weighty word the corpus has) is tried, and never one comparing things."""
         story = {t.word for t in result.part.terms if t.story and t.carried}
-        asks = [t for t in result.part.terms if not t.carried and not t.kind and t.weight >= WEIGHTY
-                and t.stem not in self.topic_stems and self.in_corpus(t)]
-        if not set(result.absent) <= story or not asks or result.part.compares or _COMPARING.search(result.part.text):
-            return result  # "...radiotherapy. Can I still get it?" asks nothing of its own: it asks about the story
-        part = replace(result.part, terms=tuple(replace(t, specific=False) if t.word in story else t
-                                                for t in result.part.terms))
-        alone = self.decide(replace(result, part=part, absent=()), judge, one_of_several)
-        if not alone.covered:
+        if (self.embed is None or self.retrieve is None or not set(result.absent) <= story
+                or result.part.compares or _COMPARING.search(result.part.text)):
             return result
-        alone.aside = result.absent
-        return alone
+        for part in result.part.alone:
+            asks = [t for t in part.terms if (not t.carried or t.pointed) and not t.kind and not t.generic
+                    and t.weight >= WEIGHTY and t.stem not in self.topic_stems and self.in_corpus(t)]
+            if not asks:
+                continue  # "...radiotherapy. Can I still get it?" asks nothing of its own: it asks about the story
+            # searched again as read alone: the passages that answer it are not the ones nearest "warfarin"
+            query, need_vector = self.embed([part.search, self.without_topic(part.search)])
+            fetched = self.retrieve(part.search, query)
+            alone = self.decide(replace(self.score(part, need_vector, fetched), passages=fetched[:len(result.passages)]),
+                                judge, one_of_several)
+            if alone.covered:
+                alone.aside = result.absent
+                return alone
+        return result
 
     def with_story_things(self, coverage: Coverage, question: Question, named: list[Term]) -> Coverage:
         """A declined message whose story names things the corpus lacks ("I'm on warfarin for my heart.

@@ -214,6 +214,9 @@ class Part:
     terms: tuple[Term, ...]
     echo: bool = True  # False: never restate this part in a note (the message held an injection)
     compares: str = ""  # the comparison this part is one side of ("the difference between X and Y")
+    # the same clause read without the story, then with only the sentence just before it, when the story names
+    # things ("He's on warfarin. ...")
+    alone: tuple[Part, ...] = ()
     elliptic: bool = False  # ends on a time word without its event ("can I drive after?"): about the subject
 
     @property
@@ -317,7 +320,14 @@ class Analyzer:
                 parts += [replace(self.part(f"what is {thing}?", context, before), compares=clauses[i] if contrast else "")
                           for thing in things]
             else:
-                parts.append(self.part(clauses[i], context, before, asked_before))
+                part = self.part(clauses[i], context, before, asked_before)
+                if any(t.story and t.specific for t in part.terms):
+                    # read it alone too (``Grounder``: the story's things): with only the story just told, if more came first
+                    last = next((clauses[j] for j in range(i - 1, -1, -1) if j not in asking), "")
+                    stories = ("", last) if last != before else ("",)
+                    part = replace(part, alone=tuple(self.part(clauses[i], context, story, asked_before)
+                                                     for story in stories))
+                parts.append(part)
         parts = parts[:MAX_PARTS]
         # "remind me what you said about the pain?": about the last answer, not a question of its own
         again = bool(previous) and any(_hears_again(clauses[i]) for i in asking[:MAX_PARTS])
@@ -475,9 +485,9 @@ class Analyzer:
         cannot be verbs ("aches", "bruise", "travels" can be what someone does), not its people ("Dr Osei",
         "her oncologist"). What a "not covered" note may name."""
         story = " ".join(question.story)
-        people = _titled_names(story)
+        people = _titled_names(story) | _places(story)
         return [t for t in self._names(story) if t.word not in people and not _AGENT_NOUN.match(t.word)
-                and not can_be_verb(t.word)]
+                and not self.people.search(t.word) and not can_be_verb(t.word)]  # nor "my GP", "in Leeds"
 
     def with_glossary(self, text: str, terms: list[Term]) -> tuple[list[Term], list[str]]:
         """Lay phrases of the text ("same day", "bone glue") get their clinical words as alternatives;
