@@ -421,8 +421,7 @@ class Analyzer:
             options = self._options(story, {t.word for t in named}) if bare else set()
             for text, names_only in sources:
                 terms, _ = self.with_glossary(text, self.terms(text, text)) if text else ([], [])
-                # "Dr Osei", "in Dorset": who and where, context never required
-                people = _titled_names(text) | _places(text) if names_only else set()
+                people = _who_and_where(text) if names_only else set()  # "Dr Osei", "in Dorset": context, never required
                 terms = [replace(t, specific=True) if names_only and t.word in options else t for t in terms]
                 for t in terms:
                     known = t.stem in self.corpus_stems or t.alternatives & self.corpus_stems
@@ -485,7 +484,7 @@ class Analyzer:
         cannot be verbs ("aches", "bruise", "travels" can be what someone does), not its people ("Dr Osei",
         "her oncologist"). What a "not covered" note may name."""
         story = " ".join(question.story)
-        people = _titled_names(story) | _places(story)
+        people = _who_and_where(story)
         return [t for t in self._names(story) if t.word not in people and not _AGENT_NOUN.match(t.word)
                 and not self.people.search(t.word) and not can_be_verb(t.word)]  # nor "my GP", "in Leeds"
 
@@ -756,10 +755,10 @@ def _titled_names(text: str) -> set[str]:
     return {m.group(1).lower() for m in _TITLED.finditer(text) if m.group(1)[0].isupper()}
 
 
-def _places(text: str) -> set[str]:
-    """Names after a preposition of place ("a care home in Dorset", "lives outside Cork"), lower-cased:
-    where the story happens, not what is asked about."""
-    return {m.group(1).lower() for m in _PLACE.finditer(text)}
+def _who_and_where(text: str) -> set[str]:
+    """The story's people by name ("Dr Osei", ``_titled_names``) and its places: names after a preposition
+    of place ("a care home in Dorset", "lives outside Cork"), lower-cased. Context, not what is asked about."""
+    return _titled_names(text) | {m.group(1).lower() for m in _PLACE.finditer(text)}
 
 
 _PLACE = re.compile(r"\b(?:in|at|near|outside|around|from)\s+([A-Z][a-z'-]+)")
