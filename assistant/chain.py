@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 MAX_TOPICS = 8
 FETCH = 2  # retrieve this many times top_k passages per part, then keep the top_k the ranker likes best
 MEDICAL_TERMS = Path(__file__).resolve().parent / "data" / "medical_terms.txt"
+DRUG_NAMES = Path(__file__).resolve().parent / "data" / "drug_names.txt"
 # Settings a caller may change per call, through config={"configurable": {...}}: name -> (type, description)
 OPTIONS = {
     "top_k": (int, "passages retrieved per question part (1-20)"),
@@ -704,6 +705,7 @@ def _merge(lists: list[list[Passage]]) -> list[Passage]:
 
 @lru_cache(maxsize=1)
 def medical_terms() -> frozenset[str]:
-    """Words NIH consumer-health text uses far more than general English (see scripts/build_lexicon.py)."""
-    lines = MEDICAL_TERMS.read_text(encoding="utf-8").splitlines()
+    """Words NIH consumer-health text uses far more than general English (scripts/build_lexicon.py), and
+    drug names general English barely knows, brands too ("boniva"; scripts/build_drug_names.py)."""
+    lines = [line for path in (MEDICAL_TERMS, DRUG_NAMES) for line in path.read_text(encoding="utf-8").splitlines()]
     return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))

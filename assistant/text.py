@@ -166,8 +166,8 @@ class Speller:
 
     def correct_word(self, token: str) -> str:
         t = token.lower()
-        if len(t) < 4 or t in self.vocabulary or not t.isalpha():
-            return token
+        if len(t) < 4 or t in self.vocabulary or t in self.medical or not t.isalpha():
+            return token  # a known word: a corpus word, a medical term, a drug ("boniva" is no typo of "boning")
         if dropped_g(t):
             return token + "g"  # "shrinkin", "feelin": an -ing word typed as said
         fixed = self._closest(t)

@@ -14,6 +14,7 @@ def test_the_guide_is_about_kyphoplasty(chain):
 @pytest.mark.parametrize("question, note", [
     ("Can I take alendronate after it?", "mention alendronate"),
     ("will I need an MRI first?", "mention MRI"),  # as the patient wrote it
+    ("can i take boniva after kyphoplasty?", "mention boniva"),  # a drug brand, not a typo of "boning"
     ("can osteoporosis be cured?", "say whether osteoporosis can be cured"),  # not "does not mention cured"
     ("when can i go back to work, i'm a cleaner so lots of bending", "say when you can go back to work"),  # no aside
     ("how much does kyphoplasty cost?", "say how much kyphoplasty costs"),

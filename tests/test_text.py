@@ -118,3 +118,10 @@ def test_typos_of_lay_words_are_corrected(typo, fixed):
 
 def test_the_nearer_everyday_word_beats_a_corpus_word_two_letters_away():
     assert Speller(["timing", "imaging"]).correct_word("thhing") == "thing"
+
+
+def test_a_drug_name_is_never_corrected_into_a_corpus_word():
+    # two edits from "boning" (a form of the corpus's "bone"), but a drug: a known name is no typo
+    speller = Speller(["bone", "bones"], medical=frozenset({"boniva"}))
+    assert speller.correct_word("boniva") == "boniva"
+    assert Speller(["bone", "bones"]).correct_word("boniva") == "boning"  # what an unknown token would become
