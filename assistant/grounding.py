@@ -92,7 +92,7 @@ class PartResult:
             things = [w for w in self.absent if not names_no_thing(w)]  # "cured", "droopy": no thing to mention
             if not things and self.part.restated:
                 return "say " + self.part.restated
-            return "mention " + _join(_as_typed(w, self.part.text) for w in things or self.absent)
+            return "mention " + _join(_as_written(things or self.absent, self.part.text))
         if not self.covered:
             if self.part.restated:
                 return "say " + self.part.restated
@@ -284,7 +284,7 @@ class Grounder:
                   and not near_function_word(t.word)]
         if not things:
             return coverage
-        note = "mention " + _join(_as_typed(w, " ".join(question.story)) for w in dict.fromkeys(things))
+        note = "mention " + _join(_as_written(dict.fromkeys(things), " ".join(question.story)))
         return replace(coverage, notes=(note, *coverage.notes), missing=(*things, *coverage.missing))
 
     def _story_in_corpus(self, question: Question) -> bool:
@@ -299,7 +299,7 @@ class Grounder:
         several = len(results) > 1 and not question.follow_up
         results = [self.decide(r, judge=self_contained, one_of_several=several) for r in results]
         for r in results:  # as the patient wrote them ("Bupa", "warfarin")
-            r.aside = tuple(_as_typed(w, " ".join(question.story)) for w in r.aside)
+            r.aside = _as_written(r.aside, " ".join(question.story))
         for r in results:  # a difference needs both sides: one the source lacks leaves nothing to compare
             if r.covered and any(o.part.compares == r.part.compares and not o.covered for o in results if o.part.compares):
                 r.covered, r.unmet, r.silent = False, (), True
@@ -399,6 +399,18 @@ def _as_typed(word: str, text: str) -> str:
     if compound and compound.group(1).lower() not in STOPWORDS and can_be_noun(compound.group(1).lower()):
         return f"{compound.group(1)} {m.group(0)}"
     return m.group(0)
+
+
+def _as_written(words, text: str) -> tuple[str, ...]:
+    """The words as the patient wrote them (``_as_typed``), two that stand side by side in the text as
+    one ("rheumatoid arthritis", not "rheumatoid, arthritis"), and none inside another ("blood thinners")."""
+    out: list[str] = []
+    for typed in dict.fromkeys(_as_typed(w, text) for w in words):
+        if out and re.search(rf"\b{re.escape(out[-1])}\s+{re.escape(typed)}\b", text, re.I):
+            out[-1] = f"{out[-1]} {typed}"
+        else:
+            out.append(typed)
+    return tuple(w for w in out if not any(w != o and re.search(rf"\b{re.escape(w)}\b", o, re.I) for o in out))
 
 
 def _join(items) -> str:

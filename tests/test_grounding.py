@@ -57,6 +57,11 @@ def test_a_question_about_the_story_s_missing_things_stays_declined(chain, quest
     assert out["kind"] == "not_covered" and note in out["notes"]
 
 
+def test_a_note_names_two_words_written_together_as_one_thing(chain):
+    out = ask(chain, "My wife has rheumatoid arthritis and takes methotrexate. Can she still have kyphoplasty?")
+    assert out["notes"][0] == "mention rheumatoid arthritis or methotrexate"  # not "rheumatoid, arthritis or ..."
+
+
 def test_a_place_in_the_story_is_never_required_of_the_corpus(chain):
     out = ask(chain, "We live outside Harrogate and my husband is booked in for his kyphoplasty next month. "
                      "Where is this usually done?")
