@@ -92,7 +92,8 @@ class PartResult:
             things = [w for w in self.absent if not names_no_thing(w)]  # "cured", "droopy": no thing to mention
             if not things and self.part.restated:
                 return "say " + self.part.restated
-            return "mention " + _join(_as_written(things or self.absent, self.part.text))
+            # the story's words are in what was searched, in the order written
+            return "mention " + _join(_as_written(things or self.absent, f"{self.part.text} {self.part.search}"))
         if not self.covered:
             if self.part.restated:
                 return "say " + self.part.restated
@@ -262,8 +263,10 @@ class Grounder:
                 or result.part.compares or _COMPARING.search(result.part.text)):
             return result
         for part in result.part.alone:
+            # a weighty word the corpus has, or a lay name of one of its things ("a day case": outpatient)
             asks = [t for t in part.terms if (not t.carried or t.pointed) and not t.kind and not t.generic
-                    and t.weight >= WEIGHTY and t.stem not in self.topic_stems and self.in_corpus(t)]
+                    and (t.weight >= WEIGHTY or t.alternatives & self.corpus_stems)
+                    and t.stem not in self.topic_stems and self.in_corpus(t)]
             if not asks:
                 continue  # "...radiotherapy. Can I still get it?" asks nothing of its own: it asks about the story
             # searched again as read alone: the passages that answer it are not the ones nearest "warfarin"

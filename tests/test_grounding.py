@@ -60,6 +60,10 @@ def test_a_question_about_the_story_s_missing_things_stays_declined(chain, quest
 def test_a_note_names_two_words_written_together_as_one_thing(chain):
     out = ask(chain, "My wife has rheumatoid arthritis and takes methotrexate. Can she still have kyphoplasty?")
     assert out["notes"][0] == "mention rheumatoid arthritis or methotrexate"  # not "rheumatoid, arthritis or ..."
+    # a lay name of the guide's thing ("a day case": outpatient) asks something of its own: answered, with the note
+    out = ask(chain, "My wife has rheumatoid arthritis and takes methotrexate. Is it done as a day case?")
+    assert out["kind"] == "partial" and "outpatient" in out["answer"]
+    assert out["notes"] == ["mention rheumatoid arthritis or methotrexate"]
 
 
 def test_a_place_in_the_story_is_never_required_of_the_corpus(chain):
