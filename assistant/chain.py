@@ -51,7 +51,7 @@ from assistant.manifest import current_build, index_version
 from assistant.neighbours import WordNeighbours
 from assistant.onnx_encoder import cache_root
 from assistant.prompts import Prompts
-from assistant.question import Analyzer, Question
+from assistant.question import Analyzer, Part, Question
 from assistant.ranker import Cues, default_ranker
 from assistant.restate import restate
 from assistant.retrieve import HybridRetriever, Passage
@@ -137,7 +137,7 @@ class AssistantChain(Runnable[Any, dict]):
     def _build_parts(self, index: Index) -> IndexParts:
         retriever = HybridRetriever(index=index, k=self.settings.top_k)
         grounder = Grounder(index, self.cues, self.ranker, embed=self.embedder.encode,
-                            retrieve=lambda text, vector: retriever.search(text, vector, k=self.settings.top_k * FETCH))
+                            search=lambda part, top_k: self._search_part(part, retriever, grounder, top_k))
         titles = {c.title for c in index.chunks}
         neighbours = WordNeighbours(index.vocab, self.embedder.encode, self._fixed_vectors)
         neighbours.warm_up()  # the corpus words' vectors: made once per machine and vocabulary, then read from disk
@@ -452,18 +452,23 @@ class AssistantChain(Runnable[Any, dict]):
         top_k = top_k or self.settings.top_k
         needed = [t for t in self._search_texts(question, parts) if not vectors or t not in vectors]
         vectors = {**(vectors or {}), **(dict(zip(needed, self.embedder.encode(needed))) if needed else {})}
-        results = []
-        for part in question.parts:
-            need = parts.grounder.without_topic(part.search)
-            fetched = parts.retriever.search(part.search, vectors[part.search], k=top_k * FETCH)
-            result = parts.grounder.score(part, vectors[need], fetched)
-            best_in: dict[str, float] = {}
-            for prob, cand in result.scored:
-                best_in.setdefault(cand.chunk_id, prob)
-            keep = sorted(fetched, key=lambda p: -best_in.get(p.chunk.id, 0.0))[:top_k]
-            result.passages = keep  # what is reported as retrieved; every fetched sentence stays a candidate
-            results.append(result)
-        return results
+        return [self._search_part(part, parts.retriever, parts.grounder, top_k, vectors) for part in question.parts]
+
+    def _search_part(self, part: Part, retriever: HybridRetriever, grounder: Grounder, top_k: int,
+                     vectors: dict[str, np.ndarray] | None = None) -> PartResult:
+        """One part (``search``; the grounder's second reading of a part without its story): the texts
+        not in ``vectors`` are embedded here."""
+        need = grounder.without_topic(part.search)
+        missing = [t for t in dict.fromkeys([part.search, need]) if not vectors or t not in vectors]
+        vectors = {**(vectors or {}), **(dict(zip(missing, self.embedder.encode(missing))) if missing else {})}
+        fetched = retriever.search(part.search, vectors[part.search], k=top_k * FETCH)
+        result = grounder.score(part, vectors[need], fetched)
+        best_in: dict[str, float] = {}
+        for prob, cand in result.scored:
+            best_in.setdefault(cand.chunk_id, prob)
+        keep = sorted(fetched, key=lambda p: -best_in.get(p.chunk.id, 0.0))[:top_k]
+        result.passages = keep  # what is reported as retrieved; every fetched sentence stays a candidate
+        return result
 
     def _model_answer(self, answerer: ModelAnswerer, message: str, question: Question, coverage: Coverage,
                       passages: list[Passage], out: dict, piece: Any, parts: IndexParts, deadline: float,

@@ -123,10 +123,10 @@ class Grounder:
 
     def __init__(self, index: Index, cues: Cues, ranker: Ranker,
                  embed: Callable[[list[str]], np.ndarray] | None = None,
-                 retrieve: Callable[[str, np.ndarray], list[Passage]] | None = None) -> None:
+                 search: Callable[[Part, int], PartResult] | None = None) -> None:
         self.index = index
         self.embed = embed  # for the answerability model's "drop the word and look again"; None: that feature is 0
-        self.retrieve = retrieve  # (text, its vector) -> passages: to search a part again read alone
+        self.search = search  # (part, passages to keep) -> it retrieved and scored: a part searched again read alone
         self.cues = cues
         self.ranker = ranker
         self.corpus_stems = frozenset(s for stems in index.chunk_stems.values() for s in stems)
@@ -259,7 +259,7 @@ class Grounder:
         have to stop beforehand?"), it stays declined for them. Only a part that, read so, asks something in
         the corpus's words (a weighty word the corpus has) is tried, and never one comparing things."""
         story = {t.word for t in result.part.terms if t.story and t.carried}
-        if (self.embed is None or self.retrieve is None or not set(result.absent) <= story
+        if (self.search is None or not set(result.absent) <= story
                 or result.part.compares or _COMPARING.search(result.part.text)):
             return result
         for part in result.part.alone:
@@ -270,10 +270,7 @@ class Grounder:
             if not asks:
                 continue  # "...radiotherapy. Can I still get it?" asks nothing of its own: it asks about the story
             # searched again as read alone: the passages that answer it are not the ones nearest "warfarin"
-            query, need_vector = self.embed([part.search, self.without_topic(part.search)])
-            fetched = self.retrieve(part.search, query)
-            alone = self.decide(replace(self.score(part, need_vector, fetched), passages=fetched[:len(result.passages)]),
-                                judge, one_of_several)
+            alone = self.decide(self.search(part, max(1, len(result.passages))), judge, one_of_several)
             if alone.covered:
                 alone.aside = result.absent
                 return alone
