@@ -446,6 +446,10 @@ class Analyzer:
                     if t.stem not in seen:
                         seen.add(t.stem)
                         carried.append(Term(t.word, t.stem, t.weight * CARRIED_WEIGHT, False, True, t.alternatives))
+        # "my mum is on reclast, is that ok with kyphoplasty?": "that" is the story's thing, asked about together
+        # with the corpus's own subject, which then names no thing of the part's own (as "the procedure" does not)
+        if any(t.pointed and t.specific for t in carried):
+            own = [replace(t, generic=True) if t.specific and t.stem in self.topic_stems else t for t in own]
         search = " ".join([core, *expansion, *(t.word for t in carried)])
         return Part(core, search, types, self.needs_of(core), tuple(own + carried),
                     elliptic=bool(_DANGLING.search(core)))
