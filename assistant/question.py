@@ -29,6 +29,7 @@ from functools import lru_cache
 
 from assistant.neighbours import WordNeighbours
 from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_noun, can_be_verb, names_no_thing, restate
+from assistant.sentences import punctuate
 from assistant.text import (
     EVERYDAY_ZIPF,
     STOPWORDS,
@@ -303,7 +304,7 @@ class Analyzer:
         """``context``: what the conversation was about (from the rewriter), carried into parts that
         refer back; ``previous``: the assistant's previous answer; ``listed``: the list of an earlier answer
         that the message picked an item from ("the second one")."""
-        text = self.plain(self.normalise(message))
+        text = punctuate(self.plain(self.normalise(message)))  # "…for a scan what is it" -> "…for a scan. what is it"
         clauses = _rejoin([c.strip() for c in _CLAUSE_SPLIT.split(text) if c and c.strip(" ,.;-")] or [text])
         asking = self._asking(clauses)
         folded = _fold(clauses, asking, bool(previous))

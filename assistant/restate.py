@@ -114,7 +114,7 @@ def _subject_before_base_verb(tokens: list[str]) -> int:
         return 0
     for i in range(1, len(low)):
         word, previous = low[i], low[i - 1]
-        if word in _PREPOSITIONS | _DETERMINERS | _POSSESSIVES or not _can_be_base_verb(word):
+        if word in _PREPOSITIONS | _DETERMINERS | _POSSESSIVES or not can_be_base_verb(word):
             continue
         after_modifier = (previous in _DETERMINERS | _POSSESSIVES | _MODIFIERS
                           or (_can_be_adjective(previous) and previous not in _PEOPLE))  # "mum | go back"
@@ -164,7 +164,7 @@ def can_be_verb(word: str) -> bool:
 
 
 @lru_cache(maxsize=4096)
-def _can_be_base_verb(word: str) -> bool:
+def can_be_base_verb(word: str) -> bool:
     from lemminflect import getAllLemmas
 
     return word in getAllLemmas(word).get("VERB", ())

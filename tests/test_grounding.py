@@ -29,6 +29,9 @@ def test_the_guide_is_about_kyphoplasty(chain):
     # "the procedure" only points at the subject: the story's drug is what "it" is
     ("My doctor put me on alendronate. Will he stop it before the procedure?", "mention alendronate"),
     ("My mum is on alendronate. Will she have to stop beforehand?", "mention alendronate"),  # "she": still the drug
+    # "that" is the story's drug, asked about with the guide's own subject: no unrelated sentences quoted
+    ("my mum is on reclast, is that ok with kyphoplasty?", "mention reclast"),
+    ("She takes warfarin. Does that matter for kyphoplasty?", "mention warfarin"),
 ])
 def test_uncovered_parts_and_their_notes(chain, question, note):
     out = ask(chain, question)
