@@ -92,8 +92,8 @@ class PartResult:
             things = [w for w in self.absent if not names_no_thing(w)]  # "cured", "droopy": no thing to mention
             if not things and self.part.restated:
                 return "say " + self.part.restated
-            # the story's words are in what was searched, in the order written
-            return "mention " + _join(_as_written(things or self.absent, f"{self.part.text} {self.part.search}"))
+            # as written in the part or in the story before it (what was searched only lists the words)
+            return "mention " + _join(_as_written(things or self.absent, f"{self.part.text} {self.part.told}"))
         if not self.covered:
             if self.part.restated:
                 return "say " + self.part.restated

@@ -219,6 +219,7 @@ class Part:
     # things ("He's on warfarin. ...")
     alone: tuple[Part, ...] = ()
     elliptic: bool = False  # ends on a time word without its event ("can I drive after?"): about the subject
+    told: str = ""  # the story told before it in the same message, as written
 
     @property
     def restated(self) -> str:
@@ -452,7 +453,7 @@ class Analyzer:
         if any(t.pointed and t.specific for t in carried):
             own = [replace(t, generic=True) if t.specific and t.stem in self.topic_stems else t for t in own]
         search = " ".join([core, *expansion, *(t.word for t in carried)])
-        return Part(core, search, types, self.needs_of(core), tuple(own + carried),
+        return Part(core, search, types, self.needs_of(core), tuple(own + carried), told=story,
                     elliptic=bool(_DANGLING.search(core)))
 
     def _glosses(self, text: str) -> set[str]:

@@ -99,16 +99,19 @@ def _in_question(words: list[str], i: int, begun: int) -> bool:
 def _says_something(words: list[str]) -> bool:
     """The words before a question are a statement of their own, with a verb ("the nurse said…", "she
     has osteoporosis"), not the question's topic said first ("cancer in spine can it…")."""
-    return any(w in AUX or (can_be_verb(w) and not can_be_noun(w)) or w.endswith("ed") for w in words)
+    return any(w in AUX or (can_be_verb(w) and not can_be_noun(w)) or w.endswith("ed") for w in words) or any(
+        w in _SUBJECT_PRONOUNS - {"that", "this", "it"} for w in words[:-1])  # "so they literally put cement in…"
 
 
 def _wh_question(words: list[str], i: int) -> bool:
     """ "what is it", "how many of these should he…", "which doctor should we see": an auxiliary comes before any
     subject; "what it is", "where to start" (no auxiliary first) are the object of what was said before."""
-    for w in words[i + 1:i + 1 + WH_REACH]:
+    for j in range(i + 1, min(len(words), i + 1 + WH_REACH)):
+        w = words[j]
         if w in AUX:
             return True
-        if w in _SUBJECT_PRONOUNS or w in _POSSESSIVES or w in WH_WORDS or w == "to":
+        if (w in _SUBJECT_PRONOUNS or w in _POSSESSIVES or w in WH_WORDS or w == "to"
+                or (w in _DETERMINERS and words[j - 1] != "of")):  # "how many procedures the doctor has done"
             return False
     return False
 

@@ -32,6 +32,9 @@ def test_the_guide_is_about_kyphoplasty(chain):
     # "that" is the story's drug, asked about with the guide's own subject: no unrelated sentences quoted
     ("my mum is on reclast, is that ok with kyphoplasty?", "mention reclast"),
     ("She takes warfarin. Does that matter for kyphoplasty?", "mention warfarin"),
+    # the story's things as the patient wrote them, not as listed side by side in what was searched
+    ("My wife has rheumatoid arthritis and takes methotrexate. Where is the procedure done?",
+     "mention rheumatoid arthritis or methotrexate"),
 ])
 def test_uncovered_parts_and_their_notes(chain, question, note):
     out = ask(chain, question)
