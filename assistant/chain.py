@@ -340,7 +340,7 @@ class AssistantChain(Runnable[Any, dict]):
         model = self.model(settings)
         deadline = deadline_after(settings.llm_timeout) if model else 0.0
         flags, compare = self.red_flags(parsed.question)
-        screening = self.safety.screen(parsed.question, flags)
+        screening = self.safety.screen(parsed.question, flags, read=parts.analyzer.normalise(parsed.question))
         question = None
         if not screening.small_talk and _has_words(screening.question):
             said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")

@@ -90,10 +90,15 @@ class Safety:
         self.injection_reply: str = talk["injection"]["reply"].format(source_name=source_name)
         self.disclaimer: str = talk["disclaimer"].format(source_name=source_name)
 
-    def screen(self, question: str, urgent: tuple[str, ...] | None = None) -> Screening:
-        """``urgent``: red flags already found (``red_flags``); computed here when not given."""
+    def screen(self, question: str, urgent: tuple[str, ...] | None = None, read: str = "") -> Screening:
+        """``urgent``: red flags already found (``red_flags``); computed here when not given. ``read``: the
+        message with its spelling corrected, where an instruction typed with slips ("ignroe all previus
+        instructions") is found too (the patterns are written in standard spelling)."""
         urgent = self.urgent(question) if urgent is None else urgent
         injection, rest = self.strip_injection(question)
+        if not injection and read and read != question:
+            injection, rest = self.strip_injection(read)
+            rest = rest if injection else question
         return Screening(urgent, None if urgent else self.small_talk(rest), injection, rest,
                          bool(self._decision.search(rest)))
 
