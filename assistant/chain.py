@@ -313,13 +313,13 @@ class AssistantChain(Runnable[Any, dict]):
         result.pop("answer")
         yield AddableDict(result)
 
-    def red_flags(self, question: str) -> tuple[tuple[str, ...], list[str]]:
-        """Red flags in the message as typed and as read ("hes a bit muddled" -> "he's a bit muddled":
-        the patterns are written in standard spelling); the pieces for ``Safety.similar`` are taken
-        from the message as read."""
+    def red_flags(self, question: str, read: str = "") -> tuple[tuple[str, ...], list[str]]:
+        """Red flags in the message as typed and as read (``read``, worked out when not given: "hes a bit
+        muddled" -> "he's a bit muddled": the patterns are written in standard spelling); the pieces for
+        ``Safety.similar`` are taken from the message as read."""
         typed, _ = self.safety.red_flags(question)
-        read, pieces = self.safety.red_flags(self.analyzer.normalise(question))
-        return tuple(dict.fromkeys(typed + read)), pieces
+        found, pieces = self.safety.red_flags(read or self.analyzer.normalise(question))
+        return tuple(dict.fromkeys(typed + found)), pieces
 
     def urgent(self, question: str) -> tuple[str, ...]:
         """The red-flag groups the message describes as happening now, as an answer decides them
@@ -339,8 +339,9 @@ class AssistantChain(Runnable[Any, dict]):
         parsed = self.parse(input)
         model = self.model(settings)
         deadline = deadline_after(settings.llm_timeout) if model else 0.0
-        flags, compare = self.red_flags(parsed.question)
-        screening = self.safety.screen(parsed.question, flags, read=parts.analyzer.normalise(parsed.question))
+        read = parts.analyzer.normalise(parsed.question)  # spelling corrected: what the patterns are written for
+        flags, compare = self.red_flags(parsed.question, read)
+        screening = self.safety.screen(parsed.question, flags, read=read)
         question = None
         if not screening.small_talk and _has_words(screening.question):
             said = next((text for role, text in reversed(parsed.history) if role == "assistant"), "")
