@@ -25,7 +25,7 @@ _PREPOSITIONS = {"for", "to", "in", "on", "at", "after", "before", "with", "with
 _CLAUSE_LINKS = {"if", "or", "and", "than"}  # start a clause of their own, not a phrase of the subject
 BE = {"is", "are", "was", "were", "am", "isn't", "aren't"}
 MODALS = ("can", "could", "will", "would", "should", "shall", "may", "might", "must")
-_MODALS = {*MODALS, "can't", "won't", "wouldn't", "shouldn't", "couldn't"}
+MODAL_FORMS = {*MODALS, "can't", "won't", "wouldn't", "shouldn't", "couldn't"}  # and their negatives
 _DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "some", "any", "each", "every", "all"}
 _POSSESSIVES = {"my", "your", "his", "her", "its", "our", "their"}
 _MODIFIERS = {"other", "same", "first", "second", "third", "last", "next", "only"}  # before a noun, like adjectives
@@ -89,7 +89,7 @@ def restate(question: str) -> str:
 def _declarative(aux: str, rest: list[str], wh: bool = False) -> str:
     """'does' + ['Medicare', 'cover', 'it'] -> 'Medicare covers it'; 'will' + ['I', 'be', ...] -> 'I will be ...'.
     ``wh``: a question word asked for the rest ("what are | the risks"), so all of it can be the subject."""
-    n = ((_subject_before_base_verb(rest) if aux in _DO or aux in _MODALS else 0)
+    n = ((_subject_before_base_verb(rest) if aux in _DO or aux in MODAL_FORMS else 0)
          or _subject_length(rest, be=aux in BE, whole=wh))
     subject, tail = rest[:n], rest[n:]
     if aux in _DO:

@@ -97,8 +97,9 @@ class Safety:
         urgent = self.urgent(question) if urgent is None else urgent
         injection, rest = self.strip_injection(question)
         if not injection and read and read != question:
-            injection, rest = self.strip_injection(read)
-            rest = rest if injection else question
+            typed_with_slips, kept = self.strip_injection(read)
+            if typed_with_slips:
+                injection, rest = True, kept
         return Screening(urgent, None if urgent else self.small_talk(rest), injection, rest,
                          bool(self._decision.search(rest)))
 

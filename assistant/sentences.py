@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import re
 
-from assistant.restate import AUX, BE, MODALS, WH_WORDS, can_be_base_verb, can_be_noun, can_be_verb
+from assistant.restate import AUX, BE, MODAL_FORMS, WH_WORDS, can_be_base_verb, can_be_noun, can_be_verb
 
 _SUBJECT_PRONOUNS = {"i", "you", "he", "she", "it", "we", "they", "that", "this", "there"}
 _POSSESSIVES = {"my", "your", "his", "her", "our", "their"}
 _DETERMINERS = _POSSESSIVES | {"the", "a", "an"}
 _OBJECTS = {"me", "us", "him", "her", "them", "you"}
-_MODALS = {*MODALS, "can't", "cannot", "won't", "wouldn't", "shouldn't", "couldn't"}
 _RELATIVE = {"which", "who", "where", "when"}
 _DO_HAVE = {"do", "does", "did", "has", "have", "had"}
 # after these the next words are a clause of their own, never a new sentence
@@ -122,7 +121,7 @@ def _inverted(words: list[str], i: int, after_noun: bool) -> bool:
     only in a statement ("the radiologist is the best bet", "the surgeon has the results"); a pronoun is still
     a question's subject ("…back to clinic is that normal")."""
     aux, rest = words[i], words[i + 1:]
-    modal = aux in _MODALS
+    modal = aux in MODAL_FORMS
     if not rest:
         return False
     pronoun = rest[0] in _SUBJECT_PRONOUNS

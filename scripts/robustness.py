@@ -89,7 +89,6 @@ def after(question: str, n: int, rng: random.Random) -> str:
     return f"{question} {rng.choice(ASIDES)}"
 
 
-
 def with_typos(question: str, n: int, rng: random.Random) -> str:
     tokens = re.findall(r"\w+|\W+", question)
     long_words = [i for i, t in enumerate(tokens) if t.isalpha() and len(t) >= 5]
@@ -101,6 +100,7 @@ def with_typos(question: str, n: int, rng: random.Random) -> str:
     return text
 
 
+DECLINED = ("not_covered", "off_topic", "unclear")
 REWRITES = {"typos": with_typos, "story": with_story, "casual": casual, "polite": polite, "after": after}
 
 
@@ -151,8 +151,6 @@ def main() -> int:
               f"different first sentence")
     return 0
 
-
-DECLINED = ("not_covered", "off_topic", "unclear")
 
 if __name__ == "__main__":
     raise SystemExit(main())
