@@ -41,11 +41,13 @@ from assistant.index import Index
 from assistant.question import Question
 from assistant.ranker import Candidate
 from assistant.retrieve import Passage
+from assistant.rewrite import list_items
 from assistant.text import content_words, stem
 
 KEEP_RATIO = 0.75  # further sentences must score at least this share of the best one
 LIST_KEEP_RATIO = 0.5  # "what should I ask?" wants the whole list: more of the section's sentences qualify
 REPEAT_FACTOR = 0.6  # a sentence the previous answer already gave scores this share
+EXCLUDED_FACTOR = 0.3  # "apart from X": a sentence naming X scores this share (below a repeat's: they know it)
 ANTECEDENT_RATIO = 0.8  # a sentence "It ..." refers to comes first when it scores at least this share
 ADDITIVE_FACTOR = 1.2  # "any others?": a sentence that adds one ("also", "another") scores this much more
 NEAR_DUPLICATE = 0.8  # a sentence sharing this share of its words with a chosen one repeats it
@@ -108,7 +110,8 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         for result in answered:
             limit = self._limit(result, len(answered))
             chosen += self.select(result, given, limit, taken=chosen, recall=question.recall,
-                                  more=question.more, listed=question.listed, others=question.others)
+                                  more=question.more, listed=question.listed, others=question.others,
+                                  excluded=question.excluded)
         return [self.quote(self.index.chunk(cid), n) for cid, n in chosen]
 
     def _limit(self, result: PartResult, parts: int) -> int:
@@ -118,7 +121,8 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
 
     def select(self, result: PartResult, previous: str, limit: int,
                taken: list[tuple[str, int]] = (), recall: bool = False, more: bool = False,
-               listed: tuple[str, ...] = (), others: bool = False) -> list[tuple[str, int]]:
+               listed: tuple[str, ...] = (), others: bool = False,
+               excluded: frozenset[str] = frozenset()) -> list[tuple[str, int]]:
         repeat = 1.0 / REPEAT_FACTOR if recall else REPEAT_FACTOR if more else 1.0
         asked = {t.stem for t in result.part.asked_terms}
         named = {stem(w) for item in listed for w in content_words(item)}
@@ -126,9 +130,11 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         def weight(c: Candidate) -> float:
             if listed and sum(item.lower() in c.text.lower() for item in listed) >= 2 and not (asked - named) & c.stems:
                 return REPEAT_FACTOR  # "the second one": the sentence listing them all says nothing more about it
+            if excluded and excluded <= c.stems and not _lists_others(c.text, excluded):
+                return EXCLUDED_FACTOR  # "what else apart from osteoporosis?": a sentence about it is known already
             if previous and c.text[1:] in previous and not (recall and asked and not asked & c.stems):
                 return repeat  # "what did you say about X?": what was said about X, not the rest
-            if others and _ADDITIVE.search(c.text):
+            if (others or excluded) and _ADDITIVE.search(c.text):
                 return ADDITIVE_FACTOR  # "any others?": "these can also result from ..." gives another
             return 1.0
 
@@ -209,6 +215,12 @@ def _title_names(title: str) -> tuple[frozenset[str], str]:
     """A page title's word stems and, for a title of two words or more, its initials."""
     title_words = content_words(title)
     return frozenset(stem(w) for w in title_words), "".join(w[0] for w in title_words) if len(title_words) >= 2 else ""
+
+
+def _lists_others(text: str, excluded: frozenset[str]) -> bool:
+    """The sentence lists things besides the excluded one ("... are Interventional Radiologists, Orthopedic
+    Spine Surgeons, and Neurosurgeons" for "who does it besides neurosurgeons?"): it still answers."""
+    return any(not {stem(w) for w in content_words(item)} & excluded for item in list_items(text))
 
 
 def _repeats(text: str, chosen: list[str]) -> bool:

@@ -74,7 +74,8 @@ QUESTION_FILLER = frozenset(
 )
 _FILLER_START = re.compile(
     r"^\W*(?:(?:hi|hello|hey|dear \w+|ok|okay|so|well|right|um+|er+|also|and|but|plus|oh|yes|no|thanks)\b[\s,!.-]*"
-    r"|sorry(?: to (?:be a pain|bother you|ask))?(?:,? if this is a (?:silly|stupid|daft|dumb) question)?,?\s*(?:but\s+)?)+",
+    r"|sorry(?: to (?:be a pain|bother you|ask))?(?:,? if this is a (?:silly|stupid|daft|dumb) question)?,?\s*(?:but\s+)?"
+    r"|going back(?: to (?:that|what you said|before|earlier))?\s*[,:;-]+\s*)+",
     re.I)
 _REQUEST = re.compile(
     r"^\W*(?:(?:can|could|would|will) (?:you|someone|somebody|anyone|anybody) (?:please )?(?:tell|explain|let)"
@@ -155,10 +156,17 @@ WH_AGAIN = re.compile(r"\b(?:what|who|which|where)(?:['’]s|\s+(?:is|was|are|we
 # ("remind me what you said about the pain?", "could you repeat the part about nerve roots?")
 # "repeat", "go over" ask again only with what they ask for: "Repeat fractures: are they common?" is no request
 _RECALLING = re.compile(r"^\W*(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
-                        r"(?:remind\s+me(?:\s+(?:of|about))?|(?:repeat|go\s+back\s+(?:to|over)|go\s+over|say\s+again)"
+                        r"(?:remind\s+me(?:\s+(?:of|about))?"
+                        r"|(?:repeat|go\s+back\s+(?:to|over)|go\s+over|say\s+again)"
                         r"(?=\s+(?:what|the\s+(?:bit|part|thing)s?|that|it|this)\b))"
                         r"(?:\s+(?:what|the\s+(?:bit|part|thing)s?)(?:\s+(?:that\s+)?you\s+(?:said|mentioned|told\s+me|wrote))?"
                         r"(?:\s+(?:about|on|regarding))?)?\b\s*", re.I)
+# "what did you say about X?", "what was that about X?", "what were you saying about X?": asking to hear
+# about X again, when X is no question of its own ("what did you say about the cement, is it safe?" asks that)
+_WH_RECALLING = re.compile(r"^\W*(?:what\s+(?:did|do)\s+you\s+(?:say|mean|mention|tell\s+(?:me|us)|write)\s+"
+                           r"(?:about|on|regarding)|what\s+(?:was|is)\s+(?:that|it|the\s+(?:bit|part|thing))\s+"
+                           r"(?:(?:that\s+)?you\s+(?:said|mentioned)\s+)?(?:about|on|regarding)"
+                           r"|what\s+were\s+you\s+saying\s+about)\b\s*", re.I)
 # a clause about what the assistant said, and a question that only asks what it meant
 _YOU_SAID = re.compile(r"\byou (said|mentioned|talked about|were talking about|were saying|wrote|listed|brought up|"
                        r"referred to|spoke about)\b", re.I)
@@ -167,14 +175,21 @@ _BARE_RECALL = re.compile(r"^\W*(?:(?:sorry|so|and|but|ok|okay|um|erm)\W+)*"
                           r"|what(?:['’]s|\s+is|\s+was)\s+that(?:\s+about)?|meaning what|how so"
                           r"|what\s+does\s+(?:that|it)\s+mean|can\s+you\s+explain(?:\s+that)?)"
                           r"(?:\s+(?:exactly|again|please))*\W*$", re.I)
+# "what else can cause it?" after an answer: others of the kind its lead gave, as "any others?" asks
+_WHAT_ELSE = re.compile(r"^\W*(?:(?:and|so|but|ok|okay|n)\s+)?(?:what|anything|something|who|which)\s+else\b", re.I)
 OTHER_ONES = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:(?:any|what|which|some)\s+)?others?\b"
                         r"(?!\s+than\b)", re.I)  # "other symptoms?", not "other than that, ..."
+# "what causes it apart from osteoporosis?": the thing after it is known; the answer is about the others
+_EXCEPT = re.compile(r"\b(?:apart from|aside from|other than|besides|except(?: for)?|excluding|not counting)\s+"
+                     r"((?:[\w'’-]+\s*){1,4}?)(?=\s*(?:[?,.;!]|\bthough\b|\bthen\b|\bwhat\b|\bwho\b|\bhow\b|$))", re.I)
 _MORE = re.compile(r"\b(tell me more|more about|what else|anything else|something else|any more|anymore|"
                    r"(?:any|what|which|some|are there|were there) others?\b|other (things|ways|reasons))\b", re.I)
 _CLAUSE_SPLIT = re.compile(
     r"(?<=[?!])\s*|(?<=[.;])\s+|\n+|,\s+(?=(?:what|who|how|why|when|where|which|is|are|can|could|do|does|will|would|should)\s)"
     # an aside about oneself after the question ("when can I go back to work, I'm a cleaner"), or after a laugh
     r"|,\s+(?=(?:i'm|im|i am|i've|ive|i have|i was|i work|we're|we've)\s)|\s+(?:lol|haha+|lmao)\b\W*"
+    # an indirect question after a statement ("I'm not dizzy at all, just wondering what fluoroscopy is for")
+    r"|,\s+(?=(?:just|only|really)\s+(?:wondering|curious|wanted to know|want to know|asking)\b)"
     r"|,?\s+(?:and|also|plus|or|but)\s+(?=(?:also\s+|\w+ly\s+)?(?:what|who|how|why|when|where|which|"
     r"is|are|can|could|do|does|will|would|should|has|have)\b)", re.I)
 _QUESTION_START = re.compile(rf"^\W*(?:{'|'.join(WH_WORDS + AUX)})\b", re.I)
@@ -259,11 +274,20 @@ class Question:
     more: bool = False  # the patient asks for more ("tell me more", "what else?"): repeats score less
     others: bool = False  # ...for others of the kind just given ("any others?"): only the answer's lead was given
     listed: tuple[str, ...] = ()  # the earlier list the message picked an item from: a sentence naming them all is no answer
+    excluded: frozenset[str] = frozenset()  # stems of what the patient set aside ("apart from osteoporosis")
     meta: dict = field(default_factory=dict, compare=False)
 
     @property
     def search(self) -> str:
         return " ".join(p.search for p in self.parts)
+
+
+def excluded(text: str, parts: list[Part]) -> frozenset[str]:
+    """Stems of the content words the patient sets aside in a sentence that asks ("any other causes apart
+    from osteoporosis?", "besides the radiologists, who does it?"): known already, so no answer to lead
+    with. Not in the story: "apart from the pain she's well. Who does it?" sets nothing aside."""
+    asking = " ".join(s for s in re.split(r"(?<=[.?!])\s+", text) if any(p.text in s for p in parts))
+    return frozenset(stem(w) for m in _EXCEPT.finditer(asking) for w in content_words(m.group(1)))
 
 
 class Analyzer:
@@ -336,7 +360,8 @@ class Analyzer:
         recall = bool(previous and (_RECALL.search(text) or WH_AGAIN.search(text)))
         return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled or again, previous,
                         recall=recall, more=bool(previous and _MORE.search(text)), listed=listed,
-                        others=bool(previous and OTHER_ONES.match(text)))
+                        others=bool(previous and (OTHER_ONES.match(text) or _WHAT_ELSE.match(text))),
+                        excluded=excluded(text, parts))
 
     def normalise(self, message: str) -> str:
         message = _DIGIT_WORD.sub(_digit_word, message)
@@ -377,7 +402,9 @@ class Analyzer:
         before it in the message ("what causes gout and how is it treated?"); failing all, the corpus's
         own subject (one-document corpora)."""
         core = _FILLER_START.sub("", clause)
-        core = _HOW_TO_SAY.sub("", _REQUEST.sub("", _RECALLING.sub("", core))).strip() or clause.strip()
+        unheard, heard = core, _recalled(core)
+        recalled = heard != core  # "what did you say about success rates?" asks what was said, not for the rates
+        core = _HOW_TO_SAY.sub("", _REQUEST.sub("", heard)).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
         glossed = self._glosses(core)
         own = [replace(t, specific=False) if t.word in glossed else t for t in own]
@@ -397,7 +424,8 @@ class Analyzer:
         # available?" after a story naming the disease is about that disease
         library = not self.default_context
         unnamed = library and any(t.kind for t in own) and not [t for t in own if t.specific and not t.kind]
-        refers_back = (_refers_back(core) or not [t for t in own if t.weight >= 0.3] or unnamed
+        refers_back = (_refers_back(core) or (recalled and _refers_back(unheard))  # "what was that about X?"
+                       or not [t for t in own if t.weight >= 0.3] or unnamed
                        or bool(bare and self._names(story))
                        or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
         # and in a library the story says which page the question is about ("I have renal artery stenosis.
@@ -453,7 +481,7 @@ class Analyzer:
         if any(t.pointed and t.specific for t in carried):
             own = [replace(t, generic=True) if t.specific and t.stem in self.topic_stems else t for t in own]
         search = " ".join([core, *expansion, *(t.word for t in carried)])
-        return Part(core, search, types, self.needs_of(core), tuple(own + carried), told=story,
+        return Part(core, search, types, self.needs_of(core, recalled), tuple(own + carried), told=story,
                     elliptic=bool(_DANGLING.search(core)))
 
     def _glosses(self, text: str) -> set[str]:
@@ -537,10 +565,16 @@ class Analyzer:
             return ("definition",)  # "tell me about osteoporosis", "VCF?": what it is
         return found
 
-    def needs_of(self, text: str) -> tuple[str, ...]:
+    def needs_of(self, text: str, recalled: bool = False) -> tuple[str, ...]:
+        """The kinds of statement the text asks for. ``recalled``: it asks what was said about them ("what did
+        you say about success rates?"), so a need named by words the corpus uses is no need of a figure."""
         def asks(name: str, rx: re.Pattern) -> bool:
             seen = self.need_ignore[name].sub(" ", text) if name in self.need_ignore else text
-            return bool(rx.search(seen)) and not (name in self.need_unless and self.need_unless[name].search(seen))
+            found = rx.search(seen)
+            if not found or (name in self.need_unless and self.need_unless[name].search(seen)):
+                return False
+            named = content_words(found.group(0))
+            return not (recalled and named and all(stem(w) in self.corpus_stems for w in named))
 
         return tuple(name for name, rx in self.needs.items() if asks(name, rx))
 
@@ -631,8 +665,19 @@ def _hears_again(clause: str) -> bool:
     """Asks to hear part of an answer again, naming it without a question of its own: "could you repeat
     the part about nerve roots?", not "remind me, can the cement leak out?"."""
     core = _FILLER_START.sub("", clause)
-    rest = _RECALLING.sub("", core)
+    rest = _recalled(core)
     return rest != core and not _QUESTION_START.match(rest.lstrip(" ,;:-"))
+
+
+def _recalled(core: str) -> str:
+    """The clause without the words that ask to hear something again ("remind me about", "what did you say
+    about"): what is asked about."""
+    rest = _RECALLING.sub("", core)
+    if rest == core:
+        named = _WH_RECALLING.sub("", core)
+        if named != core and not _QUESTION_START.match(named.lstrip(" ,;:-")):
+            return named
+    return rest
 
 
 def _told(clauses: list[str], i: int) -> bool:

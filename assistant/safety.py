@@ -221,8 +221,11 @@ class Safety:
                 best = float(row[owner == g].max()) if (owner == g).any() else -1.0
                 if best >= self._threshold and best >= calm_sim + self._margin and name not in found:
                     found.append(name)
-        learned = self._model.groups(np.hstack([neutral, np.array([vectors[p] for p in pieces])]),
-                                     neutral @ self._learned.T) if self._model is not None else []
+        # the model reads each piece as it was trained, but not one that says nothing besides what
+        # ``settled`` passes over ("no numbness down below", "legs are fine and all")
+        said = [i for i, p in enumerate(pieces) if self.settled(p).strip()]
+        learned = self._model.groups(np.hstack([neutral[said], np.array([vectors[pieces[i]] for i in said])]),
+                                     neutral[said] @ self._learned.T) if self._model is not None and said else []
         return [g for g in found + [g for g in learned if g not in found]
                 if g not in self._requires or self._requires[g].search(told) or self._current.search(told)]
 

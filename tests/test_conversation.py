@@ -130,6 +130,26 @@ def test_any_others_after_the_vcf_spelled_out_gets_the_other_causes(chain):
     assert ask(chain, "any others?", history)["answer"].startswith("These fractures can also result from")
 
 
+def test_what_else_asks_for_others_than_the_answer_s_lead(chain):
+    history = [("user", "wat causes spine fractures in old ppl")]
+    history.append(("assistant", ask(chain, history[0][1])["answer"]))
+    assert history[1][1].startswith("The most frequent underlying cause is osteoporosis")
+    out = ask(chain, "n wot else can cause it, my bro is only 40", history)
+    assert out["answer"].startswith("These fractures can also result from high-energy trauma")
+
+
+@pytest.mark.parametrize("message", ["besides osteoporosis, what can cause a compression fracture?",
+                                     "what causes a compression fracture other than osteoporosis?"])
+def test_what_the_patient_sets_aside_is_not_the_answer_s_lead(chain, message):
+    assert ask(chain, message)["answer"].startswith("These fractures can also result from high-energy trauma")
+
+
+def test_a_list_naming_the_thing_set_aside_still_answers(chain):
+    # "besides neurosurgeons": the sentence listing all three names the other two
+    out = ask(chain, "Who does kyphoplasty besides neurosurgeons?")
+    assert "Interventional Radiologists, Orthopedic Spine Surgeons" in out["citations"][0]["quotes"][0]["text"]
+
+
 def test_conversations_are_isolated_between_threads(chain):
     results = {}
 

@@ -96,6 +96,22 @@ def test_asking_to_hear_part_of_an_answer_again_is_answered_from_it(chain, reque
     assert out["kind"] == "answer" and said in out["citations"][0]["quotes"][0]["text"], out["answer"]
 
 
+@pytest.mark.parametrize("request_again", ["what did you say about the success rates bit?",
+                                           "Sorry, what was that about success rates?"])
+def test_what_was_said_about_a_figure_word_is_no_request_for_the_figures(chain, request_again):
+    # "success rates" asks for a figure, which the guide never gives; asked what was said about them, it answers
+    first = "how do i pick a good kyphoplasty doctor"
+    history = [("user", first), ("assistant", ask(chain, first)["answer"])]
+    out = ask(chain, request_again, history)
+    assert out["kind"] == "answer" and "success rates" in out["citations"][0]["quotes"][0]["text"], out["answer"]
+
+
+def test_what_was_said_about_a_thing_the_guide_never_names_is_still_declined(chain):
+    first = "how do i pick a good kyphoplasty doctor"
+    history = [("user", first), ("assistant", ask(chain, first)["answer"])]
+    assert ask(chain, "what did you say about how much it costs?", history)["kind"] == "not_covered"
+
+
 def test_what_was_said_about_a_word_comes_before_the_rest_of_the_last_answer(chain):
     history = []
     for turn in ("What do orthopaedic spine surgeons do?", "And neurosurgeons?"):

@@ -476,3 +476,16 @@ def test_who_after_a_verb_is_what_is_done_not_the_question(chain):
 def test_picking_a_doctor_is_choosing_one(chain):
     out = ask(chain, "My dad's been told he needs kyphoplasty. What should we be checking when we pick who does it?")
     assert out["kind"] == "answer" and "number of procedures" in out["answer"]
+
+
+def test_an_indirect_question_after_a_statement_is_its_own_clause(analyse):
+    q = analyse("I'm not dizzy or drowsy at all, just wondering what fluoroscopy is used for in this procedure.")
+    assert [p.text for p in q.parts] == ["just wondering what fluoroscopy is used for in this procedure."]
+    assert "drowsy" not in {t.word for p in q.parts for t in p.specific}
+
+
+@pytest.mark.parametrize("message, kept", [("what causes it apart from osteoporosis though?", {"osteoporosi"}),
+                                           ("besides the radiologists, who does it?", {"radiolog"}),
+                                           ("Apart from the pain she's well. Who does it?", set())])
+def test_what_a_question_sets_aside_is_kept_out_of_the_lead(analyse, message, kept):
+    assert analyse(message).excluded == kept

@@ -118,6 +118,39 @@ def test_what_is_long_over_normal_or_feared_is_not_a_red_flag(chain, message):
     assert not chain.urgent(message)  # and the exemplars and the learned model
 
 
+@pytest.mark.parametrize("message", ["I've been having thoughts about hurting myself lately",
+                                     "some days I feel like harming myself",
+                                     "my son says he wants to cut himself again",
+                                     "I've thought about harming myself since the op"])
+def test_thoughts_of_hurting_oneself_alarm(chain, message):
+    from assistant.safety import Safety
+
+    assert any("self-harm" in name for name in Safety(chain.prompts, "the guide").urgent(message))
+
+
+@pytest.mark.parametrize("message", ["I hurt myself lifting the shopping yesterday, is that ok after kyphoplasty?",
+                                     "I'm scared I'll hurt myself if I lift things after the op"])
+def test_an_accident_is_not_self_harm(chain, message):
+    from assistant.safety import Safety
+
+    assert not any("self-harm" in name for name in Safety(chain.prompts, "the guide").urgent(message))
+
+
+@pytest.mark.parametrize("message", ["No bladder problems, no numbness down below, no fever - just an ache when I move. Who "
+                                     "does kyphoplasty?",
+                                     "i have no numbness or tingling, is that normal after the op",
+                                     "I'm not dizzy or drowsy at all, just wondering what fluoroscopy is used for"])
+def test_pieces_that_only_deny_symptoms_raise_no_alarm(chain, message):
+    assert not chain.urgent(message)  # patterns, exemplars and the learned model
+
+
+@pytest.mark.parametrize("message", ["no bladder control since this morning", "no feeling in my legs since last night",
+                                     "no fever but the wound is oozing pus since yesterday",
+                                     "not numb, but my legs gave way twice today"])
+def test_a_denied_function_or_a_symptom_beside_a_denial_still_alarms(chain, message):
+    assert chain.urgent(message)
+
+
 @pytest.mark.parametrize("message", ["I was fine until this morning, now my legs are numb",
                                      "legs are ok and can't pee since this morning",
                                      "she's ok, just very confused and drowsy since the op",
