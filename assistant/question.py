@@ -282,7 +282,7 @@ class Question:
         return " ".join(p.search for p in self.parts)
 
 
-def excluded(text: str, parts: list[Part]) -> frozenset[str]:
+def set_aside(text: str, parts: list[Part]) -> frozenset[str]:
     """Stems of the content words the patient sets aside in a sentence that asks ("any other causes apart
     from osteoporosis?", "besides the radiologists, who does it?"): known already, so no answer to lead
     with. Not in the story: "apart from the pain she's well. Who does it?" sets nothing aside."""
@@ -361,7 +361,7 @@ class Analyzer:
         return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled or again, previous,
                         recall=recall, more=bool(previous and _MORE.search(text)), listed=listed,
                         others=bool(previous and (OTHER_ONES.match(text) or _WHAT_ELSE.match(text))),
-                        excluded=excluded(text, parts))
+                        excluded=set_aside(text, parts))
 
     def normalise(self, message: str) -> str:
         message = _DIGIT_WORD.sub(_digit_word, message)
@@ -402,7 +402,7 @@ class Analyzer:
         before it in the message ("what causes gout and how is it treated?"); failing all, the corpus's
         own subject (one-document corpora)."""
         core = _FILLER_START.sub("", clause)
-        unheard, heard = core, _recalled(core)
+        as_typed, heard = core, _recalled(core)
         recalled = heard != core  # "what did you say about success rates?" asks what was said, not for the rates
         core = _HOW_TO_SAY.sub("", _REQUEST.sub("", heard)).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
@@ -424,7 +424,7 @@ class Analyzer:
         # available?" after a story naming the disease is about that disease
         library = not self.default_context
         unnamed = library and any(t.kind for t in own) and not [t for t in own if t.specific and not t.kind]
-        refers_back = (_refers_back(core) or (recalled and _refers_back(unheard))  # "what was that about X?"
+        refers_back = (_refers_back(core) or (recalled and _refers_back(as_typed))  # "what was that about X?"
                        or not [t for t in own if t.weight >= 0.3] or unnamed
                        or bool(bare and self._names(story))
                        or bool(context and (not knows or OTHER_ONES.match(core))))  # "any other causes?": of what?
