@@ -43,6 +43,7 @@ MODEL_TURN_CHARS = 800  # of each
 _ANAPHORA = re.compile(
     r"\b(it|its|it's|they|them|their|theirs|those|these|this|that|he|she|his|her|him|"
     r"the procedure|the operation|the condition|the fracture|the same|this one|that one)\b", re.I)
+_PRONOUN = re.compile(r"\b(they|them|their|theirs|he|him|his|she|her)\b", re.I)  # a person or people referred to
 _ELLIPSIS = re.compile(r"^\W*(and|also|what about|how about|and what about|what else|anything else|"
                        r"more|tell me more|why|how come|so|then|which ones?|which of|sorry|or|plus|but)\b", re.I)
 _ORDINALS = {"first": 0, "1st": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3,
@@ -143,6 +144,10 @@ class HeuristicRewriter:
         if _ABBREVIATION.search(text):  # "what does that abbreviation stand for?": the ones just spelled out
             subject += re.findall(r"\(([A-Z]{2,6})\)", _CITATION.sub("", exchanges[-1][2]))
         about = _items_about(items, text)
+        if len(about) != 1 and items and _PRONOUN.search(text):
+            # "why them?" after an answer that led with one of the listed things: they are that one
+            lead = re.split(r"(?<=[.!?])\s+", _CITATION.sub("", exchanges[-1][2]).strip(), maxsplit=1)[0]
+            about = _items_about(items, lead)
         if len(about) == 1:  # "you mentioned the orthopaedic surgeons - ...": the other items are not asked about
             others = {stem(w) for i, item in enumerate(items) if i != about[0] for w in content_words(item)}
             subject = [w for w in subject if stem(w) not in others]

@@ -150,6 +150,16 @@ def test_a_list_naming_the_thing_set_aside_still_answers(chain):
     assert "Interventional Radiologists, Orthopedic Spine Surgeons" in out["citations"][0]["quotes"][0]["text"]
 
 
+def test_them_after_an_answer_led_by_one_listed_thing_is_that_thing(chain):
+    # the last answer led with the neurosurgeons and listed all three after: "why them?" is about the neurosurgeons
+    history = []
+    for turn in ("who are the three kinds of doctors that do it", "which one gets the complicated ones"):
+        history += [("user", turn), ("assistant", ask(chain, turn, history)["answer"])]
+    assert history[-1][1].startswith("Neurosurgeons")
+    out = ask(chain, "why them?", history)
+    assert "radiologists" not in out["search_query"].lower() and "Neurosurgeons" in out["answer"].split(". ")[0]
+
+
 def test_conversations_are_isolated_between_threads(chain):
     results = {}
 
