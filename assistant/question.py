@@ -175,6 +175,9 @@ _BARE_RECALL = re.compile(r"^\W*(?:(?:sorry|so|and|but|ok|okay|um|erm)\W+)*"
                           r"|what(?:['’]s|\s+is|\s+was)\s+that(?:\s+about)?|meaning what|how so"
                           r"|what\s+does\s+(?:that|it)\s+mean|can\s+you\s+explain(?:\s+that)?)"
                           r"(?:\s+(?:exactly|again|please))*\W*$", re.I)
+# "ask the surgeon", "tell my GP", "check with the doctor": the person addressed (``Analyzer.part``)
+_ADDRESSED = re.compile(r"\b(?:ask|tell|check with|speak to|speak with|talk to|talk with)\s+"
+                        r"(?:the|my|your|our|his|her|a|an)\s+([a-z]+)\b", re.I)
 # "what else can cause it?" after an answer: others of the kind its lead gave, as "any others?" asks
 _WHAT_ELSE = re.compile(r"^\W*(?:(?:and|so|but|ok|okay|n)\s+)?(?:what|anything|something|who|which)\s+else\b", re.I)
 OTHER_ONES = re.compile(r"^\W*(?:and\s+)?(?:are there\s+|is there\s+)?(?:(?:any|what|which|some)\s+)?others?\b"
@@ -406,6 +409,10 @@ class Analyzer:
         recalled = heard != core  # "what did you say about success rates?" asks what was said, not for the rates
         core = _HOW_TO_SAY.sub("", _REQUEST.sub("", heard)).strip() or clause.strip()
         own, expansion = self.with_glossary(core, self.terms(core, clause))
+        # "what should I ask the surgeon?": the person asked is who answers, not what is asked about (weighs as a
+        # word carried from earlier does)
+        addressed = {m.group(1).lower() for m in _ADDRESSED.finditer(core) if self.people.fullmatch(m.group(1))}
+        own = [replace(t, weight=t.weight * CARRIED_WEIGHT, specific=False) if t.word in addressed else t for t in own]
         glossed = self._glosses(core)
         own = [replace(t, specific=False) if t.word in glossed else t for t in own]
         own = [replace(t, generic=True) if t.specific and t.word in _SUBJECT_NOUNS

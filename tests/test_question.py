@@ -489,3 +489,13 @@ def test_an_indirect_question_after_a_statement_is_its_own_clause(analyse):
                                            ("Apart from the pain she's well. Who does it?", set())])
 def test_what_a_question_sets_aside_is_kept_out_of_the_lead(analyse, message, kept):
     assert analyse(message).excluded == kept
+
+
+@pytest.mark.parametrize("message", ["what should i ask the surgeon", "what should I ask my doctor before kyphoplasty?"])
+def test_the_person_a_question_is_put_to_is_not_what_it_asks_about(analyse, message):
+    person = next(t for t in analyse(message).parts[0].terms if t.word in ("surgeon", "doctor"))
+    assert not person.specific and person.weight < 0.5
+
+
+def test_asking_what_to_ask_the_surgeon_quotes_what_to_ask(chain):
+    assert ask(chain, "what should i ask the surgeon")["answer"].startswith("The provider’s specific experience")
