@@ -41,7 +41,7 @@ from assistant.index import Index
 from assistant.question import Question
 from assistant.ranker import Candidate
 from assistant.retrieve import Passage
-from assistant.rewrite import list_items
+from assistant.rewrite import lead_sentence, list_items
 from assistant.text import content_words, stem
 
 KEEP_RATIO = 0.75  # further sentences must score at least this share of the best one
@@ -194,13 +194,6 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
             start += len(text) - len(trimmed)
             text = trimmed[0].upper() + trimmed[1:]
         return Quote(text, chunk.id, n, start, start + len(text))
-
-
-def lead_sentence(answer: str) -> str:
-    """What an answer led with: its text up to the first citation mark ("... strength. [1]", or "... strength. 1"
-    once the history's brackets are gone)."""
-    mark = re.search(r"(?<=[.!?])\s*\[?\d+\]?(?=\s|$)", answer)
-    return answer[:mark.start()] if mark else answer
 
 
 def _names_page(title: str, asked: set[str], asked_stems: set[str]) -> bool:

@@ -146,8 +146,7 @@ class HeuristicRewriter:
         about = _items_about(items, text)
         if len(about) != 1 and items and _PRONOUN.search(text):
             # "why them?" after an answer that led with one of the listed things: they are that one
-            lead = re.split(r"(?<=[.!?])\s+", _CITATION.sub("", exchanges[-1][2]).strip(), maxsplit=1)[0]
-            about = _items_about(items, lead)
+            about = _items_about(items, lead_sentence(exchanges[-1][2]))
         if len(about) == 1:  # "you mentioned the orthopaedic surgeons - ...": the other items are not asked about
             others = {stem(w) for i, item in enumerate(items) if i != about[0] for w in content_words(item)}
             subject = [w for w in subject if stem(w) not in others]
@@ -235,6 +234,13 @@ def refers_back(question: str) -> bool:
 
 def is_follow_up(question: str) -> bool:
     return refers_back(question) or any(rx.search(question) for rx in (_ORDINAL, _OTHERS, _NEIGHBOUR))
+
+
+def lead_sentence(answer: str) -> str:
+    """What an answer led with: its text up to the first citation mark ("... strength. [1]", or "... strength. 1"
+    once the history's brackets are gone)."""
+    mark = re.search(r"(?<=[.!?])\s*\[?\d+\]?(?=\s|$)", answer)
+    return answer[:mark.start()] if mark else answer
 
 
 def list_items(answer: str) -> list[str]:

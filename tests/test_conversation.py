@@ -111,31 +111,22 @@ def test_any_other_x_is_about_the_conversation_s_subject(chain):
     assert "compression fractures" in out["search_query"]
 
 
-def test_any_others_asks_for_others_than_the_answer_s_lead(chain):
-    # the last answer led with the main cause and went on with the others: "any others?" asks for those, of the
-    # kind the last question asked for (causes), not for whatever the last answer did not say
-    history = [("user", "What's the most common cause of these fractures?")]
-    history.append(("assistant", ask(chain, history[0][1])["answer"]))
+# the last answer led with the main cause and went on with the others: "any others?" asks for those, of the
+# kind the last question asked for (causes), not for whatever the last answer did not say. Naming the fracture
+# in full, "any others?" gets the sentence that adds one ("can also result from"), not the one saying when a VCF
+# occurs; "what else can cause it?" asks the same.
+@pytest.mark.parametrize("first, follow_up, others", [
+    ("What's the most common cause of these fractures?", "any others?",
+     "These fractures can also result from high-energy trauma"),
+    ("What's the most common cause of a vertebral compression fracture?", "any others?",
+     "These fractures can also result from"),
+    ("wat causes spine fractures in old ppl", "n wot else can cause it, my bro is only 40",
+     "These fractures can also result from high-energy trauma"),
+])
+def test_asking_for_others_gets_others_than_the_answer_s_lead(chain, first, follow_up, others):
+    history = [("user", first), ("assistant", ask(chain, first)["answer"])]
     assert history[1][1].startswith("The most frequent underlying cause is osteoporosis")
-    out = ask(chain, "any others?", history)
-    assert out["answer"].startswith("These fractures can also result from high-energy trauma")
-
-
-def test_any_others_after_the_vcf_spelled_out_gets_the_other_causes(chain):
-    # the question names the fracture in full; the answer leads with the cause, and "any others?" with the
-    # sentence that adds one ("can also result from"), not the one saying when a VCF occurs
-    history = [("user", "What's the most common cause of a vertebral compression fracture?")]
-    history.append(("assistant", ask(chain, history[0][1])["answer"]))
-    assert history[1][1].startswith("The most frequent underlying cause is osteoporosis")
-    assert ask(chain, "any others?", history)["answer"].startswith("These fractures can also result from")
-
-
-def test_what_else_asks_for_others_than_the_answer_s_lead(chain):
-    history = [("user", "wat causes spine fractures in old ppl")]
-    history.append(("assistant", ask(chain, history[0][1])["answer"]))
-    assert history[1][1].startswith("The most frequent underlying cause is osteoporosis")
-    out = ask(chain, "n wot else can cause it, my bro is only 40", history)
-    assert out["answer"].startswith("These fractures can also result from high-energy trauma")
+    assert ask(chain, follow_up, history)["answer"].startswith(others)
 
 
 @pytest.mark.parametrize("message", ["besides osteoporosis, what can cause a compression fracture?",
