@@ -51,6 +51,7 @@ EXCLUDED_FACTOR = 0.3  # "apart from X": a sentence naming X scores this share (
 ANTECEDENT_RATIO = 0.8  # a sentence "It ..." refers to comes first when it scores at least this share
 ADDITIVE_FACTOR = 1.2  # "any others?": a sentence that adds one ("also", "another") scores this much more
 NEAR_DUPLICATE = 0.8  # a sentence sharing this share of its words with a chosen one repeats it
+OWN_WORD = 0.3  # an asked word this weighty says what a part asks (``question``: below it, a part refers back)
 LIMITS = {"definition": 2, "advice": 5}  # sentences for these question types (others: max_sentences)
 _CONNECTIVE = re.compile(
     r"^(however|also|additionally|in addition|furthermore|moreover|in fact|therefore|thus|"
@@ -103,7 +104,9 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
 
     def _generate(self, input: GenerationInput) -> list[Quote]:
         question, coverage = input["question"], input["coverage"]
-        answered = [r for r in coverage.parts if r.covered and r.scored]
+        # a part that asks nothing of its own ("Is that normal?" after a story) comes after one that does
+        # ("... Who usually does these?"): that one says what the patient wants to know
+        answered = sorted((r for r in coverage.parts if r.covered and r.scored), key=lambda r: not _asks_own(r.part))
         chosen: list[tuple[str, int]] = []
         # "any others?": what the last answer led with was given; the rest of it may hold the others
         given = lead_sentence(question.previous) if question.others else question.previous
@@ -194,6 +197,11 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
             start += len(text) - len(trimmed)
             text = trimmed[0].upper() + trimmed[1:]
         return Quote(text, chunk.id, n, start, start + len(text))
+
+
+def _asks_own(part) -> bool:
+    """The part asks something in its own words: a kind of answer ("who", "cause") or a word of its own."""
+    return bool(part.types) or any(t.weight >= OWN_WORD for t in part.asked_terms)
 
 
 def _names_page(title: str, asked: set[str], asked_stems: set[str]) -> bool:

@@ -148,6 +148,10 @@ _HEDGES = re.compile(r"\b(actually|really|exactly|just|basically|honestly|even|e
 _RECALL = re.compile(r"\b(what was that|what did you (say|mean)|you (said|mentioned)|say (that|it) again|repeat (that|it)|"
                      r"the (bit|part) about|go over|remind me|is (that|this|it) (why|because|what|the reason)|"
                      r"(does|would|could) (that|this) (mean|explain)|so (that|this)'?s? (is )?why)\b", re.I)
+# a statement put as a question after an answer checks that answer ("so it holds the bone up?", "ok so they
+# use a needle?"): "so" straight before a subject, not before an auxiliary ("so is it safe?" asks anew)
+_CHECKING = re.compile(r"^\W*(?:(?:ok|okay|right|oh|ah|ahh|i see)\W+)?so\s+(?:it|they|that|this|you|he|she|the\s+\w+)\b"
+                       r"[^?]*\?\W*$", re.I)
 # "what's it called again?", "who were the three doctors again?": a question ending in "again" asks
 # to be reminded of something already said (not "can it be done again?": no wh-word and copula)
 WH_AGAIN = re.compile(r"\b(?:what|who|which|where)(?:['’]s|\s+(?:is|was|are|were|did you call|do you call))\b"
@@ -360,7 +364,7 @@ class Analyzer:
         parts = parts[:MAX_PARTS]
         # "remind me what you said about the pain?": about the last answer, not a question of its own
         again = bool(previous) and any(_hears_again(clauses[i]) for i in asking[:MAX_PARTS])
-        recall = bool(previous and (_RECALL.search(text) or WH_AGAIN.search(text)))
+        recall = bool(previous and (_RECALL.search(text) or WH_AGAIN.search(text) or _CHECKING.match(text)))
         return Question(message, text, tuple(parts), tuple(story), bool(context) or recalled or again, previous,
                         recall=recall, more=bool(previous and _MORE.search(text)), listed=listed,
                         others=bool(previous and (OTHER_ONES.match(text) or _WHAT_ELSE.match(text))),

@@ -38,6 +38,7 @@ _SENTENCES = re.compile(r"(?<=[.?!;])\s+|\n+|\s+but\s+")
 _PIECES = re.compile(r",\s*|\s+(?:and|so|now)\s+(?=(?:i|my|he|she|it|his|her|mum|dad|now|since)\b)|\s+-\s+")
 _NEGATION = re.compile(r"\b(no|not|never|nothing|can'?t|cannot|couldn'?t|won'?t|wouldn'?t|don'?t|doesn'?t|didn'?t|"
                        r"isn'?t|unable|lost|losing|hardly|barely|without)\b|n't\b", re.I)
+_SINCE = re.compile(r"\b(?:ever\s+)?since\b", re.I)
 _NEUTRAL_SPACE = re.compile(r"(?<![\w'])'\w*")  # what is left of "mum's", "I'm" once "mum", "I" are gone
 
 
@@ -227,7 +228,16 @@ class Safety:
         learned = self._model.groups(np.hstack([neutral[said], np.array([vectors[pieces[i]] for i in said])]),
                                      neutral[said] @ self._learned.T) if self._model is not None and said else []
         return [g for g in found + [g for g in learned if g not in found]
-                if g not in self._requires or self._requires[g].search(told) or self._current.search(told)]
+                if g not in self._requires or self._required(g, told)]
+
+    def _required(self, group: str, told: str) -> bool:
+        """The message says what a group's ``requires`` asks for (the fall), or when the symptom began. A
+        fall told only as long past ("I had a fall three years ago and the pain has been steady ever since")
+        makes what came "since" long-standing: then only another time now ("this morning") counts."""
+        said = [p for s in _SENTENCES.split(told) for p in _PIECES.split(s) if p and self._requires[group].search(p)]
+        if said and all(self._past.search(p) for p in said):
+            return bool(self._current.search(_SINCE.sub(" ", told)))
+        return bool(said) or bool(self._current.search(told))
 
     def _about_someone_now(self, clause: str, message: str) -> bool:
         current = bool(self._current.search(clause))

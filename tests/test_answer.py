@@ -173,3 +173,11 @@ def test_a_sentence_that_needs_an_antecedent_itself_is_not_put_first_as_one(chai
     # but says no more who "they" are: the sentence that answers leads
     out = ask(chain, "the bone specialist said it would straighten me up a bit, is that right?")
     assert out["answer"].startswith("They are skilled in treating spinal trauma and deformity")
+
+
+def test_a_question_of_its_own_is_answered_before_one_that_only_asks_about_the_story(chain):
+    """"Is that normal?" after a story asks nothing in words of its own; "Who usually does kyphoplasty?"
+    says what the patient wants to know, so its answer leads."""
+    out = ask(chain, "Dad was told last month his back fracture will be fixed by a neurosurgeon, not a radiologist. "
+                     "Is that normal? Who usually does kyphoplasty?")
+    assert out["answer"].startswith("The three types of specialists who routinely perform this procedure"), out["answer"]

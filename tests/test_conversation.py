@@ -86,6 +86,16 @@ def test_an_item_picked_from_a_list_is_not_answered_with_the_list_again(chain):
     assert first.startswith("Orthopedic Spine Surgeons") and "three types" not in first, out["answer"]
 
 
+def test_a_statement_put_as_a_question_checks_the_answer_just_given(chain):
+    """"so it props the squashed bone back up?" restates the last answer to check it: that answer's
+    sentence leads, not another that shares the patient's words ("collapse", "bone")."""
+    history = []
+    for turn in ("what is the cement for?", "so it props the squashed bone back up?"):
+        out = ask(chain, turn, history)
+        history += [("user", turn), ("assistant", out["answer"])]
+    assert out["answer"].startswith("It involves injecting bone cement"), out["answer"]
+
+
 @pytest.mark.parametrize("turns, expected, section", CONVERSATIONS)
 def test_follow_ups_use_the_conversation(chain, turns, expected, section):
     history = []

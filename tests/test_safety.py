@@ -312,6 +312,20 @@ def test_pain_after_a_fall_or_injury_still_alarms(chain, message):
     assert _alarms(chain, message, model=True), message
 
 
+@pytest.mark.parametrize("message", [
+    "I had a bad fall two years ago which broke a bone in my back and the pain has been with me ever since. "
+    "Would a neurosurgeon be better?",
+    "My mother fell down the stairs a few years ago and has had pain in her back ever since. Who should she see?"])
+def test_a_fall_long_ago_is_no_sudden_pain_now(chain, message):
+    """What came "since" a fall years ago is long-standing: the fall group's resemblance needs a time now."""
+    assert not _alarms(chain, message, model=True), message
+
+
+def test_a_new_pain_now_after_an_old_fall_still_alarms(chain):
+    assert _alarms(chain, "I fell last year and this morning my back suddenly gave way, the pain is unbearable",
+                   model=True)
+
+
 @pytest.mark.parametrize("message", ["my legs went numb this morning and I can't lift my foot",
                                      "Mum had it done Monday and tonight she's burning up and shivering",
                                      "can kyphoplasty cause leg numbness?"])
