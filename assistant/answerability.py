@@ -46,7 +46,7 @@ from assistant.text import near_common_word, root, stem
 
 FEATURES = ("best", "words_found", "unmatched_max", "unmatched_sum", "drop_gain", "top_cos", "yes_no", "typed")
 WEIGHTY = 0.5  # an asked word at least this weighty (not an everyday "back", "people") must be somewhere in the corpus
-_YES_NO = re.compile(rf"^\W*(?:{'|'.join(AUX)})\b", re.I)
+YES_NO = re.compile(rf"^\W*(?:{'|'.join(AUX)})\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def evidence(part: Part, need_text: str, vector: np.ndarray, top_vector: np.ndar
     if unmatched and embed is not None:
         dropped = [re.sub(rf"\b{re.escape(word)}\b", " ", need_text, flags=re.I) for word, _ in unmatched]
         gain = float(max(np.asarray(embed(dropped)) @ top_vector) - top_cos)
-    return Evidence(best, words_found, tuple(unmatched), gain, top_cos, bool(_YES_NO.match(part.text)),
+    return Evidence(best, words_found, tuple(unmatched), gain, top_cos, bool(YES_NO.match(part.text)),
                     bool(part.types))
 
 
@@ -123,4 +123,4 @@ class Answerability:
         return cls(data["mean"], data["scale"], data["weights"], data["bias"], data["threshold"])
 
 
-__all__ = ["Answerability", "Evidence", "FEATURES", "WEIGHTY", "evidence", "unmatched"]
+__all__ = ["Answerability", "Evidence", "FEATURES", "WEIGHTY", "YES_NO", "evidence", "unmatched"]

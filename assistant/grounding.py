@@ -44,7 +44,7 @@ from functools import cached_property
 
 import numpy as np
 
-from assistant.answerability import WEIGHTY, Answerability, Evidence, evidence, unmatched
+from assistant.answerability import WEIGHTY, YES_NO, Answerability, Evidence, evidence, unmatched
 from assistant.index import Index
 from assistant.question import STORY_TERM_WEIGHT, Part, Question, Term, in_vocabulary, specificity
 from assistant.ranker import FEATURES, Candidate, Cues, Ranker, features, match_share, term_weights
@@ -59,6 +59,9 @@ CONFIDENT = 0.6  # no answerability model: quote an answer lacking the asked-for
 _ASKED_NOUN = re.compile(r"\b(?:which|what)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?([a-z]+)\b", re.I)
 # a part comparing the story's things ("...vertebroplasty and kyphoplasty. What's the difference between the two?")
 _COMPARING = re.compile(r"\b(?:diff\w*|compar\w*|versus|vs|the two|both|either)\b", re.I)
+# kinds of answer that describe the subject itself (what it is, what it is called, who does it, where, how it is
+# done): a drug or condition of the story does not change them, as it may change causes, treatments or risks
+SUBJECT_KINDS = frozenset({"definition", "name", "who", "where", "procedure"})
 NEED_WINDOW = 0.5  # sentences scoring at least this share of the best are searched for the needed statement
 OFF_TOPIC_COS = 0.25  # below this best passage similarity, with no corpus word asked, a message is off-topic
 
@@ -267,8 +270,11 @@ class Grounder:
             asks = [t for t in part.terms if (not t.carried or t.pointed) and not t.kind and not t.generic
                     and (t.weight >= WEIGHTY or t.alternatives & self.corpus_stems)
                     and t.stem not in self.topic_stems and self.in_corpus(t)]
-            if not asks:
-                continue  # "...radiotherapy. Can I still get it?" asks nothing of its own: it asks about the story
+            if not asks and not (set(part.types) & SUBJECT_KINDS and not YES_NO.match(part.text)):
+                # "...radiotherapy. Can I still get it?" asks nothing of its own: it asks about the story, and so
+                # does "...alendronate. Will he stop it before the procedure?"; "...dementia. Where is it done?"
+                # asks where the subject is done, a fact the story's things do not change
+                continue
             # searched again as read alone: the passages that answer it are not the ones nearest "warfarin"
             alone = self.decide(self.search(part, max(1, len(result.passages))), judge, one_of_several)
             if alone.covered:

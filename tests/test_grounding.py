@@ -32,9 +32,6 @@ def test_the_guide_is_about_kyphoplasty(chain):
     # "that" is the story's drug, asked about with the guide's own subject: no unrelated sentences quoted
     ("my mum is on reclast, is that ok with kyphoplasty?", "mention reclast"),
     ("She takes warfarin. Does that matter for kyphoplasty?", "mention warfarin"),
-    # the story's things as the patient wrote them, not as listed side by side in what was searched
-    ("My wife has rheumatoid arthritis and takes methotrexate. Where is the procedure done?",
-     "mention rheumatoid arthritis or methotrexate"),
 ])
 def test_uncovered_parts_and_their_notes(chain, question, note):
     out = ask(chain, question)
@@ -66,10 +63,29 @@ def test_a_question_about_the_story_s_missing_things_stays_declined(chain, quest
 def test_a_note_names_two_words_written_together_as_one_thing(chain):
     out = ask(chain, "My wife has rheumatoid arthritis and takes methotrexate. Can she still have kyphoplasty?")
     assert out["notes"][0] == "mention rheumatoid arthritis or methotrexate"  # not "rheumatoid, arthritis or ..."
-    # a lay name of the guide's thing ("a day case": outpatient) asks something of its own: answered, with the note
-    out = ask(chain, "My wife has rheumatoid arthritis and takes methotrexate. Is it done as a day case?")
-    assert out["kind"] == "partial" and "outpatient" in out["answer"]
-    assert out["notes"] == ["mention rheumatoid arthritis or methotrexate"]
+    # a lay name of the guide's thing ("a day case": outpatient) asks something of its own, and so does a kind of
+    # answer ("where": a place): answered, with the note naming the story's things as the patient wrote them
+    for question in ("Is it done as a day case?", "Where is the procedure done?"):
+        out = ask(chain, f"My wife has rheumatoid arthritis and takes methotrexate. {question}")
+        assert out["kind"] == "partial" and "outpatient" in out["answer"], question
+        assert out["notes"] == ["mention rheumatoid arthritis or methotrexate"], question
+
+
+@pytest.mark.parametrize("message, seen", [("My wife has diabetes. Who does it?", "three types of specialists"),
+                                           ("She had a stroke last year. Where is it done?", "outpatient"),
+                                           ("He has dementia. How is it done?", "injecting bone cement")])
+def test_who_where_and_how_the_subject_is_done_do_not_depend_on_the_story_s_things(chain, message, seen):
+    """What the subject is, who does it, where and how: facts a story's drug or condition does not change.
+    Answered, with the note naming what the guide does not mention."""
+    out = ask(chain, message)
+    assert out["kind"] == "partial" and seen in out["answer"] and out["notes"][0].startswith("mention "), out
+
+
+@pytest.mark.parametrize("message", ["My mum is on warfarin. How should she stop it before the procedure?",
+                                     "Dad takes clopidogrel. Will they stop it before the procedure?"])
+def test_a_question_about_the_story_s_drug_stays_declined(chain, message):
+    out = ask(chain, message)
+    assert out["abstained"] and out["citations"] == [], out
 
 
 def test_a_place_in_the_story_is_never_required_of_the_corpus(chain):
