@@ -104,6 +104,7 @@ UNTUNED = {"evals/patients-untuned.yaml": "4acc84c1908fa0f2f3ecd906c334726ddfd51
            "evals/followups-untuned.yaml": "89bdbd022dd8f6374076e0b5cafaa16b431c92f421b47de050667081dfebec60",
            "evals/followups-2-untuned.yaml": "6556bb7f4ee8e3136fc75f0f34ccc5b53c0c8a876632f1b7fd733cde40461fcd",
            "evals/followups-3-untuned.yaml": "8a7c004cb7d6d1a38dfffe62e4526aeb6401c10746b309148ada2b1f063498a4",
+           "evals/followups-4-untuned.yaml": "e3f992b6757d4b1083e5e44a3fa6134979f0f058dcb0f0e796a44273d5aeb137",
            "evals/redflags-5-untuned.yaml": "306efb7b6f59e5924c8e8f46335c09bf616ca3c15ce90d33716573a0a04a4e3c",
            "evals/patients-7-untuned.yaml": "72749735682def45622159ace818f609deee225b9d004a4c0576c69311780130",
            "evals/yesno-untuned.yaml": "a209b40ead135ad5615380b7d1be4360ae847e57ddae36a0f3c965ab73f98244",
