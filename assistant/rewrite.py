@@ -59,6 +59,11 @@ _ORDINAL = re.compile(
 # after "the second ...", these words still let it be a list reference ("the second one you mentioned")
 _AFTER_ORDINAL = frozenset("""you u i we they it on in of about mentioned said listed named again please then too is
     was are were do does did can could would will should there here and or but so""".split())
+# after a list reference, the thing named or described again in apposition: "the last thing you listed, the curve -
+# ...", "the final thing, where the spine bends forward - ..." (not a question: "the second one, where do they work?")
+_APPOSITION = re.compile(r"(?:\s+(?:you|u)\s+(?:listed|mentioned|said|named|gave))?\s*[,—–-]+\s*"
+                         r"(?:the|that|this|where(?!\s+(?:do|does|did|is|are|was|were|can|could|would|will|should)\b))\s+[a-z]",
+                         re.I)
 _OTHERS = re.compile(r"\b(?:the\s+)?other\s+(two|three|ones|ones you (?:mentioned|said)|others)\b|\bthe others\b", re.I)
 _ENUMERATION = re.compile(
     r"(?:\b(?:are|include|includes|including|such as|namely|like)\b|:)\s+"
@@ -73,7 +78,8 @@ _INSTEAD = re.compile(r"^\W*(?:and|or|but|(?:and\s+)?(?:what|how)\s+about)(?:\s+
                       r"(?!(?:is|are|was|were|do|does|did|can|could|will|would|should|has|have|if|when|why|how|what|who|"
                       r"where|which)\b)(?P<thing>[A-Za-z][\w'’-]*(?:\s+[\w'’-]+){0,3})\W*$", re.I)
 NAMED = 0.85  # a word at least this specific (``question.specificity``: rarer than Zipf 4) names a thing
-_CITATION = re.compile(r"\s*\[\d+\]")
+# a citation mark: "[1]", or "1" after a sentence once the history's brackets are gone (``safety.clean``)
+_CITATION = re.compile(r"\s*\[\d+\]|(?<=[.!?])\s*\d+(?=\s|$)")
 _ABBREVIATION = re.compile(r"\b(abbreviations?|acronyms?|initials|full\s+(?:name|form))\b", re.I)
 _CHOICE = re.compile(r"\bwhich (of (them|these|those|the \w+)|ones?)\b|\bwho of them\b", re.I)
 
@@ -273,6 +279,8 @@ def resolve_list_references(question: str, items: list[str], previous_question: 
         pronoun = re.search(r"\bones?$", m.group(0), re.I)  # "the first one a bit more": a reference whatever follows
         if after and after.group(1).lower() not in _AFTER_ORDINAL and not pronoun:
             return m.group(0)  # "the first time", "the last week": not a list reference
+        if _APPOSITION.match(question[m.end():]):
+            return m.group(0)  # "the last thing you listed, the curve": they name it themselves
         if m.group(2):
             index = _NUMBERS.get(m.group(2).lower())
         else:

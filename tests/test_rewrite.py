@@ -29,6 +29,10 @@ def test_an_enumeration_in_an_answer_becomes_a_list():
     ("this last week was hard", "this last week was hard"),  # not a list reference
     ("and the last one on that list?", "and Neurosurgeons?"),  # where the list was is no part of the question
     ("the second one from your list, what do they do?", "Orthopedic Spine Surgeons, what do they do?"),
+    # named or described again in apposition: they say which it is themselves
+    *((q, q) for q in ("the last one you listed, the brain surgeons - what do they do?",
+                       "the final one, where they use scans - who are they?")),
+    ("the second one, where do they work?", "Orthopedic Spine Surgeons, where do they work?"),  # a question, no apposition
 ])
 def test_list_references(question, resolved):
     assert resolve_list_references(question, ITEMS, "tell me about Interventional Radiologists") == resolved
@@ -81,6 +85,15 @@ def test_a_number_past_the_end_of_a_short_list_points_at_the_answer_s_statements
     history = [("user", "What should I ask?"), ("assistant", answer)]
     r = HeuristicRewriter().resolve("what about the third thing you said?", history)
     assert "hospital" in r.text or "outpatient" in r.text, r.text
+
+
+def test_the_last_statement_is_found_when_the_history_lost_its_citation_brackets():
+    """The chain cleans the history ("[1]" -> "1"): the bare numbers are citation marks, not statements."""
+    answer = ("The most frequent underlying cause is osteoporosis. 1 These fractures can also result from "
+              "high-energy trauma or tumors that have spread to the spine. 1")
+    r = HeuristicRewriter().resolve("can you say more about the last of them", [("user", "what causes it?"),
+                                                                               ("assistant", answer)])
+    assert "tumors" in r.text, r.text
 
 
 @pytest.mark.parametrize("question, kept, dropped", [
