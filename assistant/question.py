@@ -396,7 +396,10 @@ class Analyzer:
             return False
         core = _FILLER_START.sub("", clause)
         request = _REQUEST.sub("", core)
-        return (("?" in clause and bool(core.strip(" ?"))) or bool(_QUESTION_START.match(request)) or request != core
+        # "when you went through the list, | what was ...?": a time clause that asks nothing ("when can I drive" asks)
+        time_clause = bool(re.match(r"^\W*when\b", request, re.I)) and _relative(request)
+        asks_itself = bool(_QUESTION_START.match(request)) and not time_clause
+        return (("?" in clause and bool(core.strip(" ?"))) or asks_itself or request != core
                 or bool(re.match(r"^\W*(tell|explain|describe|list|give)\b", core, re.I)))
 
     # -- one part --------------------------------------------------------------------------------

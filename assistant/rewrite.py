@@ -53,7 +53,7 @@ _ORDINAL = re.compile(
     r"(?:\b(?:the|that|this|your)\s+(first|1st|second|2nd|third|3rd|fourth|4th|fifth|5th|last|final|latter|former|middle)"
     r"(?:\s+(?:one|ones|option|type|kind|group|specialist|specialty|doctor|surgeon|thing|item|cause|reason|point|"
     r"bit|part|sentence)(?:\s+of\s+(?:doctors?|specialists?|surgeons?|things?|people))?)?\b"
-    r"|\b(?:first|second|third|last)\s+one\b|(?:\bnumber\s+|\bno\.\s*|#)(one|two|three|four|five|[1-5])\b)"
+    r"|\b(?:first|second|third|last)\s+one\b|(?:\b(?:number|item|point|option|step)\s+|\bno\.\s*|#)(one|two|three|four|five|[1-5])\b)"
     # where the list was: said with the reference, it is no part of the question ("the last one on that list?")
     r"(?:\s+(?:on|in|from|of)\s+(?:that|the|this|your)\s+list\b)?", re.I)
 # after "the second ...", these words still let it be a list reference ("the second one you mentioned")
@@ -277,7 +277,7 @@ def resolve_list_references(question: str, items: list[str], previous_question: 
     def ordinal(m: re.Match[str]) -> str:
         after = re.match(r"\s*([A-Za-z']+)", question[m.end():])
         pronoun = re.search(r"\bones?$", m.group(0), re.I)  # "the first one a bit more": a reference whatever follows
-        if after and after.group(1).lower() not in _AFTER_ORDINAL and not pronoun:
+        if after and after.group(1).lower() not in _AFTER_ORDINAL and not pronoun and not m.group(2):
             return m.group(0)  # "the first time", "the last week": not a list reference
         if _APPOSITION.match(question[m.end():]):
             return m.group(0)  # "the last thing you listed, the curve": they name it themselves

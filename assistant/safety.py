@@ -274,7 +274,10 @@ class Safety:
         return True, " ".join(kept).strip()
 
 
-_ASKS_ABOUT = re.compile(r"^\W*(?:what|how|why|which|who|where|when)\b[^?]*\?", re.I)
+# a question about something, after a connective and the thing it asks about if any ("and the needle - where does
+# it go?"), not a symptom told: in a message naming nobody, such a clause is about no one now
+_ASKS_ABOUT = re.compile(r"^\W*(?:(?:and|but|so|also|or|ok|okay)\W+(?:(?:the|a|an|that|this|these|those|your)\s+[a-z]+"
+                         r"(?:\s+[a-z]+)?\s*[-–—:,]+\s*)?)?(?:what|how|why|which|who|where|when)\b[^?]*\?", re.I)
 _ORDER_TO_SAY = re.compile(r"^\W*(?:please\s+)?(?:tell (?:me|us|them|everyone)|say|write|reply|respond|answer|confirm|state|"
                            r"claim|declare|add|append|put|start|begin|end|finish|include|mention|print|output)\b", re.I)
 _ASKS = re.compile(r"\?|^\W*(?:please\s+)?tell (?:me|us) (?:about |more about )?"

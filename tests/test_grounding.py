@@ -19,6 +19,11 @@ def test_the_guide_is_about_kyphoplasty(chain):
     ("when can i go back to work, i'm a cleaner so lots of bending", "say when you can go back to work"),  # no aside
     ("how much does kyphoplasty cost?", "say how much kyphoplasty costs"),
     ("Will they knock me out for it?", "say whether they will knock you out for it"),
+    # who can have it and what else can be done: kinds of statement the guide never makes
+    ("Is my mother too old for kyphoplasty? She is 94.", "say whether your mother is too old for kyphoplasty"),
+    ("is there an age limit for kyphoplasty?", "say whether there is an age limit for kyphoplasty"),
+    ("Are there alternatives to kyphoplasty?", "say whether there are alternatives to kyphoplasty"),
+    ("what would kyphoplasty set me back?", "say what kyphoplasty would set you back"),
     # something the guide only names: the answerability model (tests/test_answerability.py) declines these
     ("Can the cement leak out?", "say whether the cement can leak out"),
     ("Will the cement wear out after a few years?", "say whether the cement will wear out after a few years"),

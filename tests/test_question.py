@@ -89,6 +89,17 @@ def test_a_comparison_asks_what_each_side_is(analyse, message, things):
     assert all("definition" in p.types and p.compares for p in parts)
 
 
+@pytest.mark.parametrize("message", ["Earlier, when you went through choosing a doctor, what was the bit about the place?",
+                                     "When we saw the surgeon last week, who did he say does it?"])
+def test_a_time_clause_before_the_question_asks_nothing(analyse, message):
+    q = analyse(message)
+    assert len(q.parts) == 1 and not q.parts[0].text.lower().startswith("when"), [p.text for p in q.parts]
+
+
+def test_when_can_still_asks(analyse):
+    assert [p.text for p in analyse("when can I drive, and who does it?").parts][0].lower().startswith("when can")
+
+
 def test_a_message_with_two_questions_has_two_parts(analyse):
     q = analyse("My dad is 82. Who actually does this procedure, and roughly how much is it going to cost us?")
     assert len(q.parts) == 2

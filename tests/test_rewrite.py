@@ -25,6 +25,8 @@ def test_an_enumeration_in_an_answer_becomes_a_list():
     ("could you go into the second one a little?", "could you go into Orthopedic Spine Surgeons a little?"),
     ("that last kind of doctor, are they surgeons?", "Neurosurgeons, are they surgeons?"),
     ("and no. 2?", "and Orthopedic Spine Surgeons?"),
+    ("could you expand on item 2 for me?", "could you expand on Orthopedic Spine Surgeons for me?"),
+    ("point three please", "Neurosurgeons please"),
     ("what does #1 do", "what does Interventional Radiologists do"),
     ("this last week was hard", "this last week was hard"),  # not a list reference
     ("and the last one on that list?", "and Neurosurgeons?"),  # where the list was is no part of the question
