@@ -38,7 +38,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from assistant.grounding import Coverage, PartResult
 from assistant.index import Index
-from assistant.question import Question
+from assistant.question import Part, Question
 from assistant.ranker import Candidate
 from assistant.retrieve import Passage
 from assistant.rewrite import lead_sentence, list_items
@@ -199,7 +199,7 @@ class ExtractiveGenerator(Runnable[GenerationInput, list[Quote]]):
         return Quote(text, chunk.id, n, start, start + len(text))
 
 
-def _asks_own(part) -> bool:
+def _asks_own(part: Part) -> bool:
     """The part asks something in its own words: a kind of answer ("who", "cause") or a word of its own."""
     return bool(part.types) or any(t.weight >= OWN_WORD for t in part.asked_terms)
 
