@@ -242,6 +242,7 @@ class Part:
     alone: tuple[Part, ...] = ()
     elliptic: bool = False  # ends on a time word without its event ("can I drive after?"): about the subject
     told: str = ""  # the story told before it in the same message, as written
+    about_story: bool = False  # "it"/"that" points at a named thing of the story ("I take prednisolone. What does it do?")
 
     @property
     def restated(self) -> str:
@@ -264,7 +265,7 @@ class Part:
         its own ("why send him to a neurosurgeon?") is not about the story's MRI; naming only the
         subject ("...on alendronate. Will he stop it before the procedure?") is not naming its own."""
         own = tuple(t for t in self.terms if t.specific and not t.carried)
-        if own and not all(t.generic for t in own):
+        if own and not all(t.generic for t in own) and not self.about_story:
             return tuple(t for t in own if not t.kind)  # "what symptoms ...?" names the kind of answer, no thing
         return own + tuple(t for t in self.terms if t.specific and t.story)
 
@@ -495,8 +496,11 @@ class Analyzer:
         if any(t.pointed and t.specific for t in carried):
             own = [replace(t, generic=True) if t.specific and t.stem in self.topic_stems else t for t in own]
         search = " ".join([core, *expansion, *(t.word for t in carried)])
+        # "I take prednisolone. What does it do to my bones?": "it" is the story's thing, which the corpus must name
+        points_at_story = (refers_back and bool(_THING_ANAPHOR.search(core)) and not _PERSON_ANAPHOR.search(core)
+                           and any(t.story and t.specific for t in carried))
         return Part(core, search, types, self.needs_of(core, recalled), tuple(own + carried), told=story,
-                    elliptic=bool(_DANGLING.search(core)))
+                    elliptic=bool(_DANGLING.search(core)), about_story=points_at_story)
 
     def _glosses(self, text: str) -> set[str]:
         """The words of a parenthesis after a word the corpus knows: another name for it ("SCOT deficiency

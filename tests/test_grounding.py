@@ -86,6 +86,13 @@ def test_who_where_and_how_the_subject_is_done_do_not_depend_on_the_story_s_thin
     assert out["kind"] == "partial" and seen in out["answer"] and out["notes"][0].startswith("mention "), out
 
 
+def test_it_pointing_at_the_story_s_drug_names_the_drug_in_the_note(chain):
+    """"What does it do to my bones?" after "I take prednisolone": the answer may not pass for one about the
+    drug; the note says the guide does not mention it."""
+    out = ask(chain, "I take prednisolone. What does it do to my bones?")
+    assert "mention prednisolone" in out["notes"], out
+
+
 @pytest.mark.parametrize("message", ["My mum is on warfarin. How should she stop it before the procedure?",
                                      "Dad takes clopidogrel. Will they stop it before the procedure?"])
 def test_a_question_about_the_story_s_drug_stays_declined(chain, message):
